@@ -1,0 +1,35 @@
+"""Object access for care views: one 404 for "not yours" and "does not exist"."""
+
+from django.http import Http404
+
+from accounts.models import Membership
+from care.models import Client
+
+
+def access_client(actor: Membership, client_id: int) -> Client:
+    """The client `actor` may see: admins any in the practice, clinicians their caseload,
+    clients only themselves."""
+    clients = Client.objects.select_related("membership", "membership__user")
+    if actor.role == Membership.Role.CLINICIAN:
+        clients = clients.filter(assignments__clinician=actor, assignments__ended_at__isnull=True)
+    elif actor.role == Membership.Role.CLIENT:
+        clients = clients.filter(membership=actor)
+    elif actor.role != Membership.Role.ADMIN:
+        raise Http404
+    client = clients.filter(pk=client_id).first()
+    if client is None:
+        raise Http404
+    return client
+
+
+def access_care_team_member(client: Client, membership_id: int) -> Membership:
+    """A clinician currently working with `client` (active or not, so a deactivated
+    clinician's clients can still be moved)."""
+    member = (
+        Membership.objects.select_related("user")
+        .filter(pk=membership_id, assignments__client=client, assignments__ended_at__isnull=True)
+        .first()
+    )
+    if member is None:
+        raise Http404
+    return member

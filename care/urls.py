@@ -1,0 +1,25 @@
+from django.urls import path
+
+from care import views
+
+app_name = "care"
+
+urlpatterns = [
+    path("", views.client_list, name="clients"),
+    path("new/", views.client_new, name="client_new"),
+    path("<int:client_id>/", views.client_detail, name="client"),
+    path("<int:client_id>/invite/", views.client_invite, name="client_invite"),
+    path(
+        "<int:client_id>/revoke-invitation/",
+        views.client_revoke_invitation,
+        name="client_revoke_invitation",
+    ),
+    path("<int:client_id>/assign/", views.client_assign, name="client_assign"),
+    path(
+        "<int:client_id>/unassign/<int:membership_id>/",
+        views.client_unassign,
+        name="client_unassign",
+    ),
+    path("<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
+    path("<int:client_id>/discharge/", views.client_discharge, name="client_discharge"),
+]

@@ -1,0 +1,1 @@
+# Instruments, check-ins, alerts and trend reports arrive with the check-in issue.

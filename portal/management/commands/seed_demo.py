@@ -1,0 +1,115 @@
+"""Demo practices for trying Rapport: `python manage.py seed_demo` (safe to run again)."""
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, User
+from care.models import CaseloadAssignment, Client
+from portal.tenancy.context import practice_scope
+from portal.tenancy.models import Practice
+
+PASSWORD = "rapport-demo"
+
+PRACTICES = {
+    "northside": {
+        "name": "Northside Counselling",
+        "time_zone": "Europe/London",
+        "admin": ("Helen", "Okafor"),
+        "clinician": ("Sam", "Whitfield"),
+        "clinician2": ("Priya", "Raman"),
+        "clients": [
+            ("Maya", "Lindqvist"), ("Daniel", "Osei"), ("Rosa", "Martínez"), ("Tom", "Becker"),
+            ("Aisha", "Rahman"), ("Liam", "O'Connor"), ("Grace", "Nakamura"), ("Ben", "Kowalski"),
+            ("Chloe", "Dubois"), ("Ethan", "Mwangi"),
+        ],
+    },
+    "riverbend": {
+        "name": "Riverbend Psychotherapy",
+        "time_zone": "America/Chicago",
+        "admin": ("Marcus", "Feld"),
+        "clinician": ("Laura", "Chen"),
+        "clinician2": ("Jonah", "Adeyemi"),
+        "clients": [
+            ("Sofia", "Russo"), ("Noah", "Fischer"), ("Amara", "Eze"), ("Lucas", "Silva"),
+            ("Hannah", "Brooks"), ("Omar", "Haddad"), ("Emily", "Novak"), ("Kai", "Tanaka"),
+            ("Zoe", "Papadopoulos"),
+        ],
+    },
+}
+
+
+def demo_user(email: str, first_name: str, last_name: str) -> User:
+    user, created = User.objects.get_or_create(
+        email=email, defaults={"first_name": first_name, "last_name": last_name}
+    )
+    if created:
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+def demo_membership(practice, user, role) -> Membership:
+    membership, _ = Membership.objects.get_or_create(
+        user=user,
+        defaults={
+            "practice": practice,
+            "email": user.email,
+            "role": role,
+            "status": Membership.Status.ACTIVE,
+        },
+    )
+    return membership
+
+
+class Command(BaseCommand):
+    help = "Create the demo practices northside and riverbend (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
+
+    @transaction.atomic
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo refuses to run with DEBUG off (use --force).")
+        for slug, spec in PRACTICES.items():
+            practice, _ = Practice.objects.get_or_create(
+                slug=slug, defaults={"name": spec["name"], "time_zone": spec["time_zone"]}
+            )
+            with practice_scope(practice):
+                self.seed_practice(practice, slug, spec)
+            self.stdout.write(f"{practice.name}: /p/{slug}/")
+        self.stdout.write(f"Every demo user's password is {PASSWORD!r}.")
+
+    def seed_practice(self, practice, slug, spec):
+        staff = {}
+        for key, role in [
+            ("admin", Membership.Role.ADMIN),
+            ("clinician", Membership.Role.CLINICIAN),
+            ("clinician2", Membership.Role.CLINICIAN),
+        ]:
+            user = demo_user(f"{key}@{slug}.test", *spec[key])
+            staff[key] = demo_membership(practice, user, role)
+        for number, (first, last) in enumerate(spec["clients"], start=1):
+            user = demo_user(f"client{number}@{slug}.test", first, last)
+            membership = demo_membership(practice, user, Membership.Role.CLIENT)
+            client, _ = Client.objects.get_or_create(
+                membership=membership,
+                defaults={"practice": practice, "first_name": first, "last_name": last},
+            )
+            # Odd clients with the first clinician, even with the second; every third shared.
+            team = [staff["clinician"] if number % 2 else staff["clinician2"]]
+            if number % 3 == 0:
+                team = [staff["clinician"], staff["clinician2"]]
+            for clinician in team:
+                CaseloadAssignment.objects.get_or_create(
+                    client=client,
+                    clinician=clinician,
+                    ended_at=None,
+                    defaults={"practice": practice, "started_at": timezone.now()},
+                )

@@ -1,0 +1,11 @@
+"""Everything under /p/<practice_slug>/: the middleware has resolved the practice already."""
+
+from django.urls import include, path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.practice_home, name="practice_home"),
+    path("staff/", include("accounts.urls")),
+    path("clients/", include("care.urls")),
+]

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts.views import accept_invitation
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("practices/new/", views.new_practice, name="new_practice"),
+    path("invite/<str:token>/", accept_invitation, name="accept_invitation"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("p/<slug:practice_slug>/", include("portal.tenant_urls")),
+]

@@ -1,0 +1,51 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import Membership
+from accounts.services import create_practice
+from care import selectors as care_selectors
+from portal.forms import PracticeForm
+from portal.tenancy.selectors import active_memberships_of
+
+
+def home(request):
+    """Signed out: what Rapport is. Signed in: the user's only practice, or a picker."""
+    if not request.user.is_authenticated:
+        return render(request, "portal/landing.html")
+    memberships = active_memberships_of(request.user)
+    if len(memberships) == 1:
+        return redirect("practice_home", practice_slug=memberships[0].practice.slug)
+    return render(request, "portal/picker.html", {"memberships": memberships})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_practice(request):
+    form = PracticeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            practice = create_practice(user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)  # a dict of field errors lands on those fields
+        else:
+            messages.success(request, f"{practice.name} is ready. You are its practice admin.")
+            return redirect("practice_home", practice_slug=practice.slug)
+    return render(request, "portal/new_practice.html", {"form": form})
+
+
+def practice_home(request):
+    membership = request.membership
+    if membership.role == Membership.Role.CLIENT:
+        client = care_selectors.client_for_membership(membership)
+        team = care_selectors.care_team(client) if client else []
+        return render(request, "care/client_home.html", {"client": client, "care_team": team})
+    context = {"caseload": care_selectors.caseload_for(membership)}
+    if membership.role == Membership.Role.ADMIN:
+        context["client_count"] = care_selectors.practice_clients().count()
+        context["staff_count"] = Membership.objects.filter(
+            role__in=Membership.STAFF_ROLES, status=Membership.Status.ACTIVE
+        ).count()
+    return render(request, "care/caseload.html", context)
