@@ -28,7 +28,11 @@ def create_practice(*, user, name: str, slug: str, time_zone: str) -> Practice:
     """A signed-in user opens a new practice and becomes its first admin."""
     if Practice.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": "That web address is taken. Try another."})
-    practice = Practice.objects.create(name=name.strip(), slug=slug, time_zone=time_zone)
+    try:
+        with transaction.atomic():
+            practice = Practice.objects.create(name=name.strip(), slug=slug, time_zone=time_zone)
+    except IntegrityError:  # another request took the slug a moment ago
+        raise ValidationError({"slug": "That web address is taken. Try another."})
     with practice_scope(practice):
         Membership.objects.create(
             practice=practice,
@@ -187,7 +191,12 @@ def send_invitation_email(*, invitation_id: int) -> bool:
             .filter(pk=invitation_id)
             .first()
         )
-        if invitation is None or invitation.sent_at or invitation.state != Invitation.State.PENDING:
+        if (
+            invitation is None
+            or invitation.sent_at
+            or invitation.send_failed_at
+            or invitation.state != Invitation.State.PENDING
+        ):
             return False
         context = {
             "practice": invitation.practice,
@@ -204,6 +213,13 @@ def send_invitation_email(*, invitation_id: int) -> bool:
         invitation.sent_at = timezone.now()
         invitation.save(update_fields=["sent_at"])
     return True
+
+
+def record_invitation_send_failure(*, invitation_id: int) -> None:
+    """The address cannot be reached: stop trying and show it to the staff who sent it."""
+    Invitation.objects.filter(pk=invitation_id, sent_at__isnull=True).update(
+        send_failed_at=timezone.now()
+    )
 
 
 # --- Memberships --------------------------------------------------------------------------------

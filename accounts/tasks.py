@@ -11,20 +11,37 @@ from accounts.models import Invitation
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
-# A message older than this with no send recorded is taken as lost and enqueued again.
-UNSENT_GRACE = timedelta(minutes=2)
-
-
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=10,
+MAX_SEND_RETRIES = 8
+# Longer than the longest retry countdown, so the sweeper never races a pending retry.
+UNSENT_GRACE = timedelta(minutes=15)
+TRANSIENT_SMTP_ERRORS = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPDataError,
+    ConnectionError,
+    TimeoutError,
 )
-def send_invitation(practice_id: int, invitation_id: int) -> bool:
+
+
+def retry_countdown(retries: int) -> int:
+    return min(30 * 2**retries, 600)
+
+
+@shared_task(bind=True, max_retries=MAX_SEND_RETRIES)
+def send_invitation(self, practice_id: int, invitation_id: int) -> bool:
     practice = Practice.objects.get(pk=practice_id)
     with practice_scope(practice):
-        return services.send_invitation_email(invitation_id=invitation_id)
+        try:
+            return services.send_invitation_email(invitation_id=invitation_id)
+        except smtplib.SMTPRecipientsRefused:
+            services.record_invitation_send_failure(invitation_id=invitation_id)
+            return False
+        except TRANSIENT_SMTP_ERRORS as error:
+            if self.request.retries >= self.max_retries:
+                services.record_invitation_send_failure(invitation_id=invitation_id)
+                return False
+            raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
 
 
 @shared_task
@@ -34,6 +51,7 @@ def sweep_unsent_invitations() -> int:
     # Deliberately cross-practice: the beat job fans out to every practice's invitations.
     stuck = Invitation.unscoped.filter(
         sent_at__isnull=True,
+        send_failed_at__isnull=True,
         accepted_at__isnull=True,
         revoked_at__isnull=True,
         expires_at__gt=now,

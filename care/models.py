@@ -13,7 +13,11 @@ class Client(PracticeScopedModel):
         PHONE = "phone", "Phone"
         PORTAL = "portal", "Portal messages only"
 
-    membership = models.OneToOneField(Membership, on_delete=models.PROTECT, related_name="client")
+    # One client record per membership. A ForeignKey plus a UniqueConstraint that includes
+    # practice rather than a OneToOneField, whose unique index would leave practice out.
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="client_records"
+    )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     phone = models.CharField(max_length=40, blank=True)
@@ -28,6 +32,11 @@ class Client(PracticeScopedModel):
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["practice", "membership"], name="client_one_per_membership"
+            )
+        ]
         indexes = [models.Index(fields=["practice", "last_name", "first_name"])]
 
     def __str__(self) -> str:

@@ -150,6 +150,9 @@ def client_transfer(request, client_id):
 @require_POST
 def client_discharge(request, client_id):
     client = access_client(request.membership, client_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm the discharge. Nothing was changed.")
+        return _back_to_client(request, client)
     services.discharge_client(practice=request.practice, actor=request.membership, client=client)
     messages.success(request, f"{client.full_name} was discharged.")
     if request.membership.role == ADMIN:

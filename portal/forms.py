@@ -27,7 +27,7 @@ class PracticeForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("name") and not data.get("slug"):
-            data["slug"] = slugify(data["name"])[:60]
+            data["slug"] = slugify(data["name"])[:60].strip("-")
             if not data["slug"]:
                 self.add_error("slug", "Please choose a web address using letters or numbers.")
         return data

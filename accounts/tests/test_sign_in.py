@@ -77,6 +77,21 @@ def test_wrong_password_does_not_sign_in(client, world_a):
     assert response.context["form"].errors
 
 
+def test_repeated_wrong_passwords_are_rate_limited(client, world_a):
+    email = world_a.clinician.user.email
+    for _ in range(5):
+        sign_in(client, email, password="not the password")
+
+    response = sign_in(client, email)
+
+    # allauth's login_failed limit (5 per 5 minutes per address) holds even for the right one.
+    assert signed_in_user_id(client) is None
+    assert response.status_code in (200, 429)
+    cache.clear()
+    sign_in(client, email)
+    assert signed_in_user_id(client) == str(world_a.clinician.user.pk)
+
+
 def test_sign_in_honours_a_safe_next_url(client, world_a):
     response = sign_in(client, world_a.admin.user.email, next=world_a.url("staff/"))
 
