@@ -33,3 +33,21 @@ def access_care_team_member(client: Client, membership_id: int) -> Membership:
     if member is None:
         raise Http404
     return member
+
+
+def access_own_client(actor: Membership) -> Client:
+    """A client's own record, for the pages under /p/<slug>/my/."""
+    if actor.role != Membership.Role.CLIENT:
+        raise Http404
+    client = Client.objects.select_related("membership").filter(membership=actor).first()
+    if client is None:
+        raise Http404
+    return client
+
+
+def client_in_view(request, client_id: int | None = None) -> Client:
+    """The client a shared staff/client view is about: staff name one by id (care: URLs),
+    a client is always themselves (my: URLs, no id)."""
+    if client_id is None:
+        return access_own_client(request.membership)
+    return access_client(request.membership, client_id)

@@ -1,6 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
-from care import views
+from care.routes import plans as plan_routes
+from care.routes import sessions as session_routes
+from care.views import clients as views
 
 app_name = "care"
 
@@ -22,4 +24,10 @@ urlpatterns = [
     ),
     path("<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
     path("<int:client_id>/discharge/", views.client_discharge, name="client_discharge"),
+]
+
+# Feature pages about one client (plans, sessions, agenda, requests), for staff.
+urlpatterns += [
+    path("<int:client_id>/", include(plan_routes.staff_patterns)),
+    path("<int:client_id>/", include(session_routes.staff_patterns)),
 ]

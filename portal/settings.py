@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "care.context_processors.unread_notifications",
             ],
         },
     },
@@ -159,6 +160,10 @@ CELERY_BEAT_SCHEDULE = {
     "resend-unsent-invitations": {
         "task": "accounts.tasks.sweep_unsent_invitations",
         "schedule": crontab(minute="*"),
+    },
+    "resend-unsent-notifications": {
+        "task": "care.tasks.sweep_unsent_notifications",
+        "schedule": crontab(minute="*/5"),
     },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)

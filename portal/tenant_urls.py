@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.practice_home, name="practice_home"),
     path("staff/", include("accounts.urls")),
     path("clients/", include("care.urls")),
+    path("my/", include("care.my_urls")),
 ]

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
 from accounts.services import create_practice
-from care import selectors as care_selectors
+from care.selectors import clients as care_selectors
 from portal.forms import PracticeForm
 from portal.tenancy.selectors import active_memberships_of
 

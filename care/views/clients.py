@@ -6,9 +6,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import Membership
-from care import selectors, services
+from care.selectors import clients as selectors
+from care.services import clients as services
 from care.access import access_care_team_member, access_client
-from care.forms import AssignForm, ClientForm, TransferForm
+from care.forms.clients import AssignForm, ClientForm, TransferForm
 from portal.tenancy.access import require_role
 
 ADMIN, CLINICIAN = Membership.Role.ADMIN, Membership.Role.CLINICIAN

@@ -2,7 +2,7 @@ from django import forms
 
 from accounts.models import Membership
 from care.models import Client
-from care.selectors import assignable_clinicians
+from care.selectors.clients import assignable_clinicians
 
 
 class ClientForm(forms.Form):

@@ -1,0 +1,8 @@
+"""The client's own pages under /p/<slug>/my/ (namespace "my"): no client id in the URL."""
+
+from care.routes import plans as plan_routes
+from care.routes import sessions as session_routes
+
+app_name = "my"
+
+urlpatterns = [*plan_routes.client_patterns, *session_routes.client_patterns]
