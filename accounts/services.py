@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership
+from feedback.services import install_standard_instruments
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -41,6 +42,7 @@ def create_practice(*, user, name: str, slug: str, time_zone: str) -> Practice:
             role=Membership.Role.ADMIN,
             status=Membership.Status.ACTIVE,
         )
+        install_standard_instruments(practice)
     return practice
 
 

@@ -8,7 +8,14 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Invitation, Membership, User
-from care.models import CaseloadAssignment, Client
+from care.models import (
+    AgendaItem,
+    CareRequest,
+    CaseloadAssignment,
+    Client,
+    TerminationPlan,
+    TherapySession,
+)
 from portal.tenancy.models import Practice
 
 PASSWORD = "correct horse battery staple"
@@ -105,3 +112,83 @@ class InvitationFactory(UnscopedFactory):
         invitation.assign_new_token()
         invitation.save()
         return invitation
+
+
+# --- sessions, agenda, requests, ending (rows written directly; the services are tested apart) --
+
+
+class TherapySessionFactory(UnscopedFactory):
+    class Meta:
+        model = TherapySession
+
+    practice = factory.SubFactory(PracticeFactory)
+    client = factory.SubFactory(ClientFactory, practice=factory.SelfAttribute("..practice"))
+    clinician = factory.SubFactory(MembershipFactory, practice=factory.SelfAttribute("..practice"))
+    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    duration_minutes = 50
+
+
+class AgendaItemFactory(UnscopedFactory):
+    class Meta:
+        model = AgendaItem
+
+    practice = factory.SubFactory(PracticeFactory)
+    client = factory.SubFactory(ClientFactory, practice=factory.SelfAttribute("..practice"))
+    created_by = factory.SelfAttribute("client.membership")
+    text = factory.Sequence(lambda n: f"Topic {n}")
+
+
+class CareRequestFactory(UnscopedFactory):
+    class Meta:
+        model = CareRequest
+
+    practice = factory.SubFactory(PracticeFactory)
+    client = factory.SubFactory(ClientFactory, practice=factory.SelfAttribute("..practice"))
+    created_by = factory.SelfAttribute("client.membership")
+    kind = CareRequest.Kind.SLOWER
+
+
+class TerminationPlanFactory(UnscopedFactory):
+    class Meta:
+        model = TerminationPlan
+
+    practice = factory.SubFactory(PracticeFactory)
+    client = factory.SubFactory(ClientFactory, practice=factory.SelfAttribute("..practice"))
+    created_by = factory.SubFactory(
+        MembershipFactory, practice=factory.SelfAttribute("..practice")
+    )
+
+
+# --- treatment plans (written through care.services.plans, so revisions are real) -------------
+
+
+def make_plan(*, practice, client, clinician, text="Sleep better", shared=True):
+    """A plan for `client` with one of everything: problem, goal, objective, intervention, a
+    client comment, rating and suggestion. Returns a namespace with each part (and .plan)."""
+    from types import SimpleNamespace
+
+    from care.services import plans as plan_services
+    from portal.tenancy.context import practice_scope
+
+    staff = {"practice": practice, "actor": clinician}
+    with practice_scope(practice):
+        plan = plan_services.create_plan(**staff, client=client, strengths=f"{text}: strengths")
+        problem = plan_services.add_problem(**staff, plan=plan, version=None, text=f"{text}: problem")
+        goal = plan_services.add_goal(**staff, plan=plan, version=None, text=f"{text}: goal", problem=problem)
+        objective = plan_services.add_objective(
+            **staff, goal=goal, version=None, text=f"{text}: objective", target="3 nights a week"
+        )
+        intervention = plan_services.add_intervention(
+            **staff, goal=goal, version=None, text=f"{text}: intervention", responsible="Both of us"
+        )
+        parts = SimpleNamespace(
+            plan=plan, problem=problem, goal=goal, objective=objective, intervention=intervention
+        )
+        if shared:
+            plan_services.share_plan(**staff, plan=plan)
+            me = {"practice": practice, "actor": client.membership}
+            parts.comment = plan_services.add_comment(**me, plan=plan, goal=goal, body=f"{text}: comment")
+            parts.rating = plan_services.rate_progress(**me, goal=goal, score=4)
+            parts.proposal = plan_services.propose(**me, plan=plan, text=f"{text}: suggestion")
+        plan.refresh_from_db()
+    return parts

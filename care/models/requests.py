@@ -34,6 +34,14 @@ class CareRequest(PracticeScopedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open request per kind: asking twice (or a double submit) adds nothing.
+            models.UniqueConstraint(
+                fields=["practice", "client", "kind"],
+                condition=models.Q(status="open"),
+                name="care_request_one_open_per_kind",
+            )
+        ]
 
 
 class TerminationPlan(PracticeScopedModel):

@@ -10,6 +10,7 @@ from care.selectors import clients as selectors
 from care.services import clients as services
 from care.access import access_care_team_member, access_client
 from care.forms.clients import AssignForm, ClientForm, TransferForm
+from care.views import sessions as session_views
 from portal.tenancy.access import require_role
 
 ADMIN, CLINICIAN = Membership.Role.ADMIN, Membership.Role.CLINICIAN
@@ -63,6 +64,7 @@ def client_detail(request, client_id):
         "assign_form": AssignForm(exclude_ids=[m.pk for m in team]),
         "transfer_form": TransferForm(current_team=team) if team else None,
     }
+    context.update(session_views.staff_panel_context(request, client))
     return render(request, "care/client_detail.html", context)
 
 

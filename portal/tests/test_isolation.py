@@ -26,14 +26,27 @@ from django.test import override_settings
 from django.urls import URLResolver, get_resolver, reverse
 
 from accounts.models import Invitation, Membership, User
-from care.models import Client
-from portal.testing import AssignmentFactory, InvitationFactory, MembershipFactory, UserFactory
+from care.models import AgendaItem, CareRequest, Client, TerminationPlan, TherapySession
+from care.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, PlanProposal
+from feedback.models import Instrument
+from feedback.testing import InstrumentFactory
+from portal.testing import (
+    AgendaItemFactory,
+    AssignmentFactory,
+    CareRequestFactory,
+    InvitationFactory,
+    MembershipFactory,
+    TerminationPlanFactory,
+    TherapySessionFactory,
+    UserFactory,
+    make_plan,
+)
 from portal.tenancy.models import Practice, PracticeScopedModel
 
 TENANT_URLCONF = "portal.tenant_urls"
 LEAKY_URLCONF = "portal.tests.leaky_urls"
 SLUG = "practice_slug"
-STAFF_NAMESPACES = ("accounts", "care")
+STAFF_NAMESPACES = ("accounts", "care", "feedback")
 MARKER = "Zzleakmarker"  # every name in practice B contains it; no page of A may show it
 
 
@@ -68,6 +81,19 @@ KWARG_REGISTRY: dict[str, IdKind] = {
     # A clinician on world.client's care team, so (client_id, membership_id) is a real pair.
     "membership_id": IdKind(Membership, lambda w: w.clinician),
     "invitation_id": IdKind(Invitation, lambda w: w.invitation),
+    # Sessions, agenda, requests and the ending plan: each of world.client (see prepare_worlds).
+    "session_id": IdKind(TherapySession, lambda w: w.session),
+    "item_id": IdKind(AgendaItem, lambda w: w.agenda_item),
+    "request_id": IdKind(CareRequest, lambda w: w.care_request),
+    "termination_id": IdKind(TerminationPlan, lambda w: w.termination),
+    # The parts of world.client's shared treatment plan (see prepare_worlds).
+    "goal_id": IdKind(PlanGoal, lambda w: w.plan_parts.goal),
+    "problem_id": IdKind(PlanProblem, lambda w: w.plan_parts.problem),
+    "objective_id": IdKind(PlanObjective, lambda w: w.plan_parts.objective),
+    "intervention_id": IdKind(PlanIntervention, lambda w: w.plan_parts.intervention),
+    "proposal_id": IdKind(PlanProposal, lambda w: w.plan_parts.proposal),
+    # A custom instrument of the practice (see prepare_worlds).
+    "instrument_id": IdKind(Instrument, lambda w: w.instrument),
 }
 
 
@@ -142,6 +168,25 @@ def prepare_worlds(a, b) -> None:
     """Extra rows the probes need, on top of conftest's two practice worlds."""
     for world in (a, b):
         world.invitation = InvitationFactory(practice=world.practice)
+        # B's texts carry MARKER, so a page of A that shows one is caught.
+        text = f"{MARKER} text" if world is b else "A's own text"
+        world.session = TherapySessionFactory(
+            practice=world.practice, client=world.client, clinician=world.clinician
+        )
+        world.agenda_item = AgendaItemFactory(
+            practice=world.practice, client=world.client, session=world.session, text=text
+        )
+        world.care_request = CareRequestFactory(
+            practice=world.practice, client=world.client, kind="end", reason=text
+        )
+        world.termination = TerminationPlanFactory(
+            practice=world.practice, client=world.client, created_by=world.clinician,
+            after_care=text,
+        )
+        world.plan_parts = make_plan(
+            practice=world.practice, client=world.client, clinician=world.clinician, text=text
+        )
+        world.instrument = InstrumentFactory(practice=world.practice, name=f"{text} instrument")
     # Everything of B that a page might show carries MARKER, so a leak is visible in a body.
     b.practice.name = f"{MARKER} Practice"
     b.practice.save()

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from care.models import CaseloadAssignment, Client
+from feedback.services import install_standard_instruments
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -82,6 +83,7 @@ class Command(BaseCommand):
                 slug=slug, defaults={"name": spec["name"], "time_zone": spec["time_zone"]}
             )
             with practice_scope(practice):
+                install_standard_instruments(practice)
                 self.seed_practice(practice, slug, spec)
             self.stdout.write(f"{practice.name}: /p/{slug}/")
         self.stdout.write(f"Every demo user's password is {PASSWORD!r}.")

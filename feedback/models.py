@@ -1,1 +1,0 @@
-# Instruments, check-ins, alerts and trend reports arrive with the check-in issue.
