@@ -2,7 +2,9 @@
 
 from care.routes import plans as plan_routes
 from care.routes import sessions as session_routes
+from feedback.my_urls import urlpatterns as checkin_patterns
 
 app_name = "my"
 
 urlpatterns = [*plan_routes.client_patterns, *session_routes.client_patterns]
+urlpatterns += checkin_patterns  # the client's check-in pages (feedback/my_urls.py)

@@ -147,7 +147,9 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # Above the longest task or retry countdown, so a slow task is never delivered twice;
     # lost messages are re-dispatched by the sweepers, not by the broker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -163,6 +165,20 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resend-unsent-notifications": {
         "task": "care.tasks.sweep_unsent_notifications",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Check-ins (feedback.tasks): create due invitations, send what quiet hours held back or a
+    # lost message left behind, queue reminders, close expired check-ins.
+    "checkins-create-due": {"task": "feedback.tasks.dispatch_due_checkins", "schedule": crontab()},
+    "checkins-sweep-emails": {"task": "feedback.tasks.sweep_checkin_emails", "schedule": crontab()},
+    "checkins-reminders": {
+        "task": "feedback.tasks.queue_checkin_reminders",
+        "schedule": crontab(minute="*/5"),
+    },
+    "checkins-expire": {"task": "feedback.tasks.expire_checkins", "schedule": crontab(minute="*/5")},
+    # Safety alerts still unacknowledged after the practice's set time go to its admins, once.
+    "alerts-escalate-safety": {
+        "task": "feedback.tasks.escalate_safety_alerts",
         "schedule": crontab(minute="*/5"),
     },
 }
@@ -193,6 +209,8 @@ else:
             "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
         }
     }
+# First retry of a failed check-in e-mail after this many seconds, doubling up to 10 minutes.
+EMAIL_RETRY_BACKOFF_SECONDS = int(os.environ.get("EMAIL_RETRY_BACKOFF_SECONDS", "30"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Rapport <no-reply@rapport.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -9,5 +9,5 @@ urlpatterns = [
     path("staff/", include("accounts.urls")),
     path("clients/", include("care.urls")),
     path("my/", include("care.my_urls")),
-    path("instruments/", include("feedback.urls")),
+    path("", include("feedback.urls")),  # instruments/ and checkins/
 ]

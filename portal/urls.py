@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("practices/new/", views.new_practice, name="new_practice"),
     path("invite/<str:token>/", accept_invitation, name="accept_invitation"),
+    path("c/<str:token>/", include("feedback.link_urls")),  # a check-in link, no sign-in
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("p/<slug:practice_slug>/", include("portal.tenant_urls")),

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import Membership
 from accounts.services import create_practice
 from care.selectors import clients as care_selectors
+from feedback.selectors import alerts as alert_selectors
 from portal.forms import PracticeForm
 from portal.tenancy.selectors import active_memberships_of
 
@@ -42,7 +43,11 @@ def practice_home(request):
         client = care_selectors.client_for_membership(membership)
         team = care_selectors.care_team(client) if client else []
         return render(request, "care/client_home.html", {"client": client, "care_team": team})
-    context = {"caseload": care_selectors.caseload_for(membership)}
+    context = {
+        # alerts: safety first, then open ruptures (feedback.selectors.alerts)
+        "caseload": alert_selectors.order_by_attention(care_selectors.caseload_for(membership)),
+        "safety_alerts": alert_selectors.attention_for(membership),
+    }
     if membership.role == Membership.Role.ADMIN:
         context["client_count"] = care_selectors.practice_clients().count()
         context["staff_count"] = Membership.objects.filter(

@@ -44,6 +44,10 @@ class Notification(PracticeScopedModel):
         PLAN_SIGNED = "plan_signed", "Plan signed"
         AGENDA = "agenda", "New agenda item"
         TERMINATION = "termination", "Ending plan"
+        # Check-in alerts (feedback.services.alerts); e-mailed as a link only, like the rest.
+        RUPTURE = "rupture", "Possible rupture"
+        SAFETY = "safety", "Safety alert"
+        ESCALATION = "escalation", "Safety alert not yet acknowledged"
 
     recipient = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="notifications")
     # Where in the portal the news is, e.g. "plan", "agenda", "requests" (a URL is built from it).

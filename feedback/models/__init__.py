@@ -1,4 +1,27 @@
+from feedback.models.alerts import Alert  # rupture/safety alerts
+from feedback.models.checkins import CheckinEmail, CheckinInvitation
 from feedback.models.instruments import Instrument, InstrumentItem, InstrumentVersion
+from feedback.models.plans import (
+    Cadence,
+    Channel,
+    CheckinPreferences,
+    FeedbackSettings,
+    MeasurementPlan,
+)
 from feedback.models.responses import Answer, CheckinResponse
 
-__all__ = ["Answer", "CheckinResponse", "Instrument", "InstrumentItem", "InstrumentVersion"]
+__all__ = [
+    "Alert",
+    "Answer",
+    "Cadence",
+    "Channel",
+    "CheckinEmail",
+    "CheckinInvitation",
+    "CheckinPreferences",
+    "CheckinResponse",
+    "FeedbackSettings",
+    "Instrument",
+    "InstrumentItem",
+    "InstrumentVersion",
+    "MeasurementPlan",
+]

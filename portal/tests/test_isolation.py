@@ -28,8 +28,9 @@ from django.urls import URLResolver, get_resolver, reverse
 from accounts.models import Invitation, Membership, User
 from care.models import AgendaItem, CareRequest, Client, TerminationPlan, TherapySession
 from care.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, PlanProposal
-from feedback.models import Instrument
-from feedback.testing import InstrumentFactory
+from feedback.models import CheckinInvitation, Instrument, InstrumentVersion, MeasurementPlan
+from feedback.models import Alert, CheckinResponse
+from feedback.testing import InstrumentFactory, make_checkin
 from portal.testing import (
     AgendaItemFactory,
     AssignmentFactory,
@@ -94,6 +95,12 @@ KWARG_REGISTRY: dict[str, IdKind] = {
     "proposal_id": IdKind(PlanProposal, lambda w: w.plan_parts.proposal),
     # A custom instrument of the practice (see prepare_worlds).
     "instrument_id": IdKind(Instrument, lambda w: w.instrument),
+    # world.client's measurement plan and open in-session check-in (see prepare_worlds).
+    "measurement_plan_id": IdKind(MeasurementPlan, lambda w: w.measurement_plan),
+    "checkin_id": IdKind(CheckinInvitation, lambda w: w.checkin),
+    # world.client's answered check-in and its open rupture alert (see prepare_worlds).
+    "response_id": IdKind(CheckinResponse, lambda w: w.response),
+    "alert_id": IdKind(Alert, lambda w: w.alert),
 }
 
 
@@ -187,6 +194,24 @@ def prepare_worlds(a, b) -> None:
             practice=world.practice, client=world.client, clinician=world.clinician, text=text
         )
         world.instrument = InstrumentFactory(practice=world.practice, name=f"{text} instrument")
+        world.measurement_plan = MeasurementPlan.unscoped.create(
+            practice=world.practice, client=world.client, instrument=world.instrument,
+            cadence="every_session", channel="email", reminder_after_hours=24, max_reminders=2,
+            expiry_days=4, starts_on="2026-01-01", counting_from="2026-01-01T00:00Z",
+        )
+        world.checkin = make_checkin(
+            practice=world.practice, client=world.client, channel="in_session",
+            version=InstrumentVersion.unscoped.get(instrument=world.instrument),
+            clinician=world.clinician,
+        )
+        world.response = CheckinResponse.unscoped.create(
+            practice=world.practice, client=world.client, channel="email", total=3,
+            instrument_version=InstrumentVersion.unscoped.get(instrument=world.instrument),
+        )
+        world.alert = Alert.unscoped.create(
+            practice=world.practice, client=world.client, kind="rupture", severity=1,
+            response=world.response, reasons=[{"rule": "below_cutoff", "text": text}],
+        )
     # Everything of B that a page might show carries MARKER, so a leak is visible in a body.
     b.practice.name = f"{MARKER} Practice"
     b.practice.save()
@@ -584,7 +609,10 @@ def test_every_url_of_tenant_urls_is_mounted_under_the_practice_slug():
 
 # Top-level URLs outside /p/<slug>/ are few and deliberate; a new one must be added here on
 # purpose (and isolation-tested by hand), or better moved under the practice slug.
-NON_TENANT_ROUTES = {"", "practices/new/", "invite/<str:token>/", "accounts/", "admin/"}
+NON_TENANT_ROUTES = {
+    "", "practices/new/", "invite/<str:token>/", "accounts/", "admin/",
+    "c/<str:token>/",  # a check-in link: feedback/tests/test_checkin_link.py tests its isolation
+}
 
 
 def test_no_url_outside_the_practice_slug_but_the_known_ones():

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from care.models import CaseloadAssignment, Client
 from feedback.services import install_standard_instruments
+from portal.demo_care import seed_care
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -85,6 +86,7 @@ class Command(BaseCommand):
             with practice_scope(practice):
                 install_standard_instruments(practice)
                 self.seed_practice(practice, slug, spec)
+                seed_care(practice)
             self.stdout.write(f"{practice.name}: /p/{slug}/")
         self.stdout.write(f"Every demo user's password is {PASSWORD!r}.")
 

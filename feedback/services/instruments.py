@@ -1,4 +1,4 @@
-"""Writes for instruments and check-in responses. Views and tasks stay thin and call these.
+"""Writes for instruments and their versions. Views and tasks stay thin and call these.
 
 Every function is keyword-only and takes the practice; all but the installer expect that
 practice's scope to be entered already (the middleware and the Celery tasks do it).
@@ -6,11 +6,9 @@ practice's scope to be entered already (the middleware and the Celery tasks do i
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership
-from feedback import scoring
 from feedback.instruments import validate_version_definition
 from feedback.instruments.install import (
     ITEM_FIELDS,
@@ -19,7 +17,7 @@ from feedback.instruments.install import (
     item_rows,
     version_values,
 )
-from feedback.models import Answer, CheckinResponse, Instrument, InstrumentItem, InstrumentVersion
+from feedback.models import CheckinResponse, Instrument, InstrumentItem, InstrumentVersion
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -202,93 +200,3 @@ def revise_custom_instrument(
         return _new_version(practice=practice, actor=actor, instrument=instrument,
                             definition=definition)
     return update_version(practice=practice, actor=actor, version=latest, definition=definition)
-
-
-# --- Responses --------------------------------------------------------------------------------
-
-
-def submit_response(
-    *,
-    practice: Practice,
-    client,
-    version: InstrumentVersion,
-    answers: dict,
-    channel: str,
-    session=None,
-    respondent: Membership | None = None,
-) -> CheckinResponse:
-    """Check, score and store one completed check-in with its answers, all or nothing.
-
-    `answers` maps item keys to answers (numbers, "yes"/"no", text; strings from a form are
-    fine). Bad answers raise one ValidationError keyed by item, and nothing is stored.
-    """
-    if client.practice_id != practice.pk or version.practice_id != practice.pk:
-        raise ValidationError("This check-in does not belong to this practice.")
-    if session is not None and (
-        session.practice_id != practice.pk or session.client_id != client.pk
-    ):
-        raise ValidationError({"session": "That session is not one of this client's."})
-    if respondent is not None and respondent.practice_id != practice.pk:
-        raise ValidationError("The person answering is not a member of this practice.")
-    if channel not in CheckinResponse.Channel.values:
-        raise ValidationError({"channel": "Unknown way of answering."})
-    with transaction.atomic():
-        # Locked so that no edit can rewrite the version between checking and storing.
-        version = InstrumentVersion.objects.select_for_update().get(pk=version.pk)
-        items = list(InstrumentItem.objects.filter(version=version).order_by("position"))
-        spec = version.spec(items)
-        cleaned = scoring.clean_answers(spec, answers)
-        result = scoring.score(spec, cleaned)
-        response = CheckinResponse.objects.create(
-            practice=practice,
-            client=client,
-            instrument_version=version,
-            session=session,
-            channel=channel,
-            respondent=respondent,
-            submitted_at=timezone.now(),
-            total=result.total,
-            mean=result.mean,
-            index=result.index,
-            band_label=result.band.label if result.band else "",
-            band_severity=result.band.severity if result.band else None,
-            subscale_scores=result.subscales,
-            safety_item_positive=result.safety_item_positive,
-            rupture_reported=result.rupture_reported,
-        )
-        Answer.objects.bulk_create(
-            Answer(
-                practice=practice,
-                response=response,
-                item=item,
-                value=cleaned[item.key] if item.response_kind != scoring.TEXT else None,
-                text=cleaned[item.key] if item.response_kind == scoring.TEXT else "",
-            )
-            for item in items
-            if item.key in cleaned
-        )
-    return response
-
-
-def mark_entered_in_error(
-    *, practice: Practice, actor: Membership, response: CheckinResponse, reason: str
-) -> CheckinResponse:
-    """Keep a response but stop it counting (charts, alerts, reports), saying who and why."""
-    reason = (reason or "").strip()
-    if actor.practice_id != practice.pk or actor.role not in Membership.STAFF_ROLES:
-        raise ValidationError("Only the practice's staff can mark a check-in as entered in error.")
-    if not reason:
-        raise ValidationError({"reason": "Say why this check-in was entered in error."})
-    if len(reason) > 2000:
-        raise ValidationError({"reason": "Keep the reason under 2,000 characters."})
-    with transaction.atomic():
-        response = CheckinResponse.objects.select_for_update().get(pk=response.pk)
-        if response.entered_in_error_at is not None:
-            raise ValidationError("This check-in is already marked as entered in error.")
-        response.entered_in_error_at = timezone.now()
-        response.entered_in_error_reason = reason
-        response.entered_in_error_by = actor
-        response.save(
-            update_fields=["entered_in_error_at", "entered_in_error_reason", "entered_in_error_by"]
-        )
-    return response

@@ -1,0 +1,91 @@
+"""Reads for alerts: the caseload's attention order, the home banner, the client page panel.
+Every function runs a fixed number of queries, whatever the number of clients or alerts."""
+
+from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
+
+from accounts.models import Membership
+from care.models import CaseloadAssignment, Client
+from feedback.models import Alert
+
+# The caseload's order: what needs attention first (DESIGN.md, "Clinician").
+SAFETY_OPEN, RUPTURE_OPEN, RUPTURE_ACKNOWLEDGED, NOTHING = 0, 1, 2, 3
+
+CLOSED_SHOWN = 10
+
+
+def _alerts_of_client(**filters):
+    return Alert.objects.filter(client=OuterRef("pk"), **filters)
+
+
+def order_by_attention(clients: QuerySet) -> QuerySet:
+    """`clients` annotated with `attention` (SAFETY_OPEN … NOTHING) and ordered by it, then
+    by name: open safety alerts first, then ruptures waiting to be acknowledged, then ruptures
+    waiting for repair. Adds no query of its own (two EXISTS subqueries)."""
+    return clients.annotate(
+        attention=Case(
+            When(
+                Exists(_alerts_of_client(kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)),
+                then=Value(SAFETY_OPEN),
+            ),
+            When(
+                Exists(_alerts_of_client(kind=Alert.Kind.RUPTURE, status=Alert.Status.OPEN)),
+                then=Value(RUPTURE_OPEN),
+            ),
+            When(
+                Exists(
+                    _alerts_of_client(kind=Alert.Kind.RUPTURE, status=Alert.Status.ACKNOWLEDGED)
+                ),
+                then=Value(RUPTURE_ACKNOWLEDGED),
+            ),
+            default=Value(NOTHING),
+            output_field=IntegerField(),
+        )
+    ).order_by("attention", "last_name", "first_name", "id")
+
+
+def attention_for(membership: Membership) -> list[Alert]:
+    """Open safety alerts for the home banner: of the clinician's own clients, and for an
+    admin also every escalated one in the practice. One query."""
+    own = Alert.objects.filter(
+        client__in=CaseloadAssignment.objects.filter(
+            clinician=membership, ended_at__isnull=True
+        ).values("client_id")
+    )
+    alerts = Alert.objects.filter(kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)
+    if membership.role == Membership.Role.ADMIN:
+        alerts = alerts.filter(pk__in=own.values("pk")) | alerts.filter(escalated_at__isnull=False)
+    elif membership.role == Membership.Role.CLINICIAN:
+        alerts = alerts.filter(pk__in=own.values("pk"))
+    else:
+        return []
+    return list(alerts.select_related("client").order_by("created_at", "id"))
+
+
+def client_alerts(client: Client) -> dict:
+    """The client page's alerts: unresolved (safety first) and the latest closed ones, with the
+    people who acted. Two queries."""
+    people = ("acknowledged_by__user", "repaired_by__user", "dismissed_by__user")
+    unresolved = list(
+        Alert.objects.filter(client=client, status__in=Alert.UNRESOLVED)
+        .select_related(*people)
+        .order_by("-severity", "created_at", "id")
+    )
+    # A safety alert stays on top whatever its severity field says.
+    unresolved.sort(key=lambda a: (not a.is_safety, a.status != Alert.Status.OPEN))
+    closed = list(
+        Alert.objects.filter(client=client)
+        .exclude(status__in=Alert.UNRESOLVED)
+        .select_related(*people)
+        .order_by("-updated_at", "-id")[:CLOSED_SHOWN]
+    )
+    return {"unresolved": unresolved, "closed": closed}
+
+
+def access_alert(client: Client, alert_id: int) -> Alert:
+    """An alert of `client` (already checked with care.access.access_client), else 404."""
+    from django.http import Http404
+
+    alert = Alert.objects.filter(client=client, pk=alert_id).first()
+    if alert is None:
+        raise Http404
+    return alert

@@ -1,0 +1,486 @@
+"""Check-in invitations: created when a plan's occurrence falls due (one per occurrence, never
+two), or by a clinician in session; taken by the client; expired; reminded.
+
+Keyword-only, taking the practice; the practice's scope must be entered already (the views
+and Celery tasks do that). Sending e-mail lives in feedback.services.emails.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from accounts.models import Membership
+from care.models import CaseloadAssignment, Client, TherapySession
+from feedback import schedule
+from feedback.models import (
+    CheckinEmail,
+    CheckinInvitation,
+    CheckinPreferences,
+    CheckinResponse,
+    Instrument,
+    InstrumentVersion,
+    MeasurementPlan,
+)
+from feedback.services.emails import queue_email
+from feedback.services.plans import (
+    feedback_settings,
+    require_care_team,
+    require_in_care,
+    usable_instrument,
+    wants_email,
+)
+from feedback.services.responses import submit_response
+from portal.tenancy.models import Practice
+
+IN_SESSION_TTL = timedelta(hours=2)
+# A session marked attended late still gets its check-in, if the check-in would not have
+# expired by now; and sessions are at most this long (care's limit is 8 hours).
+LONGEST_SESSION = timedelta(hours=8)
+
+
+class CheckinUnavailable(Exception):
+    """The check-in can't be taken: `state` is "expired", "cancelled" or "invalid"."""
+
+    def __init__(self, state: str):
+        super().__init__(state)
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Completion:
+    response: CheckinResponse | None
+    created: bool  # False: it had been answered already (a double submit)
+
+
+def _new_invitation(**fields) -> CheckinInvitation:
+    invitation = CheckinInvitation(**fields)
+    invitation.assign_new_token()
+    return invitation
+
+
+def _latest_versions(instrument_ids) -> dict[int, InstrumentVersion]:
+    latest = {}
+    versions = InstrumentVersion.objects.filter(instrument_id__in=set(instrument_ids)).order_by(
+        "instrument_id", "number"
+    )
+    for version in versions:
+        latest[version.instrument_id] = version  # the highest number wins
+    return latest
+
+
+def _first_clinicians(client_ids) -> dict[int, int]:
+    """Each client's longest-serving active clinician on the care team (the page's name)."""
+    found: dict[int, int] = {}
+    assignments = (
+        CaseloadAssignment.objects.filter(
+            client_id__in=set(client_ids),
+            ended_at__isnull=True,
+            clinician__status=Membership.Status.ACTIVE,
+        )
+        .order_by("started_at", "id")
+        .values_list("client_id", "clinician_id")
+    )
+    for client_id, clinician_id in assignments:
+        found.setdefault(client_id, clinician_id)
+    return found
+
+
+# --- Due invitations (the beat job, per practice) -----------------------------------------------
+
+
+def due_occurrences(plan: MeasurementPlan, sessions, *, now: datetime, tz: ZoneInfo):
+    """The plan's occurrences that are due by `now` and would still be open (not expired)."""
+    expiry = timedelta(days=plan.expiry_days)
+    if plan.is_session_based:
+        found = schedule.session_occurrences(
+            cadence=plan.cadence, every=plan.every, sessions=sessions,
+            counting_from=max(plan.counting_from, schedule.start_of_day(plan.starts_on, tz)),
+            now=now,
+        )
+    else:
+        day = schedule.latest_date_occurrence(
+            cadence=plan.cadence, every=plan.every, weekdays=plan.weekdays,
+            starts_on=plan.starts_on, counting_from=timezone.localdate(plan.counting_from, tz),
+            today=timezone.localdate(now, tz),
+        )
+        found = [] if day is None else [
+            schedule.Occurrence(schedule.date_key(day), schedule.start_of_day(day, tz))
+        ]
+    return [o for o in found if o.due_at + expiry > now]
+
+
+def create_due_invitations(*, practice: Practice, now: datetime | None = None):
+    """Create the invitation of every due occurrence of the practice's active plans, once.
+
+    Each is created under the unique (practice, plan, occurrence key) in its own savepoint, so
+    two jobs racing, or a job repeated, create nothing twice. The invitation e-mail is queued
+    after commit (or held until quiet hours end). Returns the invitations created.
+    """
+    now = now or timezone.now()
+    tz = ZoneInfo(practice.time_zone)
+    created: list[CheckinInvitation] = []
+    with transaction.atomic():
+        # Another job working on the same plans skips them rather than waiting.
+        plans = list(
+            MeasurementPlan.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                status=MeasurementPlan.Status.ACTIVE,
+                instrument__is_enabled=True,  # an instrument turned off is asked of nobody
+                client__discharged_at__isnull=True,
+                starts_on__lte=timezone.localdate(now, tz),
+            )
+            .exclude(client__membership__status=Membership.Status.INACTIVE)
+            .select_related("client__membership")
+        )
+        if not plans:
+            return created
+        session_plans = [p for p in plans if p.is_session_based]
+        sessions_by_client: dict[int, list[schedule.SessionFact]] = defaultdict(list)
+        session_clinician: dict[int, int] = {}
+        if session_plans:
+            earliest = min(p.counting_from for p in session_plans) - LONGEST_SESSION
+            rows = TherapySession.objects.filter(
+                client_id__in={p.client_id for p in session_plans},
+                status=TherapySession.Status.ATTENDED,
+                starts_at__gte=earliest,
+                starts_at__lte=now,
+            ).values_list("pk", "client_id", "starts_at", "duration_minutes", "clinician_id")
+            for pk, client_id, starts_at, minutes, clinician_id in rows:
+                ends_at = starts_at + timedelta(minutes=minutes)
+                sessions_by_client[client_id].append(schedule.SessionFact(pk, starts_at, ends_at))
+                session_clinician[pk] = clinician_id
+        due = {
+            plan.pk: due_occurrences(plan, sessions_by_client[plan.client_id], now=now, tz=tz)
+            for plan in plans
+        }
+        keys = {o.key for occurrences in due.values() for o in occurrences}
+        if not keys:
+            return created
+        taken = set(
+            CheckinInvitation.objects.filter(plan__in=plans, occurrence_key__in=keys)
+            .values_list("plan_id", "occurrence_key")
+        )
+        # A session already checked in on in session (or by another plan) is not asked again.
+        session_ids = {o.session_id for occ in due.values() for o in occ if o.session_id}
+        asked = set(
+            CheckinInvitation.objects.filter(session_id__in=session_ids)
+            .exclude(status=CheckinInvitation.Status.CANCELLED)
+            .values_list("session_id", "instrument_version__instrument_id")
+        ) if session_ids else set()
+        versions = _latest_versions(p.instrument_id for p in plans)
+        clinicians = _first_clinicians(p.client_id for p in plans)
+        prefs = {
+            p.client_id: p
+            for p in CheckinPreferences.objects.filter(client_id__in={p.client_id for p in plans})
+        }
+        settings_row = feedback_settings(practice)
+        for plan in plans:
+            version = versions.get(plan.instrument_id)
+            if version is None:
+                continue
+            emailed = plan.channel == CheckinInvitation.Channel.EMAIL and wants_email(
+                plan.client, prefs.get(plan.client_id)
+            )
+            for occurrence in due[plan.pk]:
+                if (plan.pk, occurrence.key) in taken:
+                    continue
+                if occurrence.session_id and (occurrence.session_id, plan.instrument_id) in asked:
+                    continue
+                invitation = _new_invitation(
+                    practice=practice,
+                    client=plan.client,
+                    plan=plan,
+                    instrument_version=version,
+                    session_id=occurrence.session_id,
+                    clinician_id=(
+                        session_clinician.get(occurrence.session_id)
+                        if occurrence.session_id
+                        else clinicians.get(plan.client_id)
+                    ),
+                    occurrence_key=occurrence.key,
+                    channel=(
+                        CheckinInvitation.Channel.EMAIL if emailed
+                        else CheckinInvitation.Channel.PORTAL
+                    ),
+                    due_at=occurrence.due_at,
+                    expires_at=occurrence.due_at + timedelta(days=plan.expiry_days),
+                    created_at=now,
+                )
+                try:
+                    with transaction.atomic():
+                        invitation.save()
+                except IntegrityError:  # created by another job a moment ago
+                    continue
+                if emailed:
+                    queue_email(
+                        practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
+                        now=now, settings_row=settings_row,
+                    )
+                created.append(invitation)
+    return created
+
+
+# --- In session ------------------------------------------------------------------------------
+
+
+def _todays_session(client: Client, now: datetime, tz: ZoneInfo) -> TherapySession | None:
+    """The session the client is in (or just had) today, if one is booked."""
+    today = timezone.localdate(now, tz)
+    start = schedule.start_of_day(today, tz)
+    return (
+        TherapySession.objects.filter(
+            client=client,
+            starts_at__gte=start,
+            starts_at__lt=now + timedelta(hours=1),
+        )
+        .exclude(status__in=[TherapySession.Status.CANCELLED, TherapySession.Status.NO_SHOW])
+        .order_by("-starts_at", "-id")
+        .first()
+    )
+
+
+def start_in_session_checkin(
+    *, practice: Practice, actor: Membership, client: Client, instrument: Instrument
+) -> CheckinInvitation:
+    """"Check in now": a check-in the client answers on their own phone from a QR code or a
+    short link, open for two hours. It answers for today's session (if one is booked), and
+    any other open check-in for that session and instrument is cancelled, so the client is
+    not asked twice."""
+    if actor is None or actor.role not in Membership.STAFF_ROLES:
+        raise ValidationError("Only the client's care team can do this.")
+    if client.practice_id != practice.pk or instrument.practice_id != practice.pk:
+        raise ValidationError("This does not belong to this practice.")
+    require_care_team(actor, client)
+    require_in_care(client)
+    usable_instrument(instrument)
+    now = timezone.now()
+    tz = ZoneInfo(practice.time_zone)
+    version = _latest_versions([instrument.pk])[instrument.pk]
+    session = _todays_session(client, now, tz)
+    with transaction.atomic():
+        invitation = _new_invitation(
+            practice=practice,
+            client=client,
+            plan=None,
+            instrument_version=version,
+            session=session,
+            clinician=actor,
+            channel=CheckinInvitation.Channel.IN_SESSION,
+            due_at=now,
+            expires_at=now + IN_SESSION_TTL,
+            created_by=actor,
+            created_at=now,
+        )
+        invitation.occurrence_key = f"now:{invitation.nonce[:16]}"
+        invitation.save()
+        if session is not None:
+            _cancel(
+                CheckinInvitation.objects.filter(
+                    client=client,
+                    session=session,
+                    instrument_version__instrument=instrument,
+                    status=CheckinInvitation.Status.OPEN,
+                ).exclude(pk=invitation.pk),
+                now=now,
+                reason="Answered in session instead.",
+            )
+    return invitation
+
+
+def _cancel(invitations, *, now: datetime, reason: str) -> int:
+    ids = list(invitations.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    CheckinInvitation.objects.filter(pk__in=ids, status=CheckinInvitation.Status.OPEN).update(
+        status=CheckinInvitation.Status.CANCELLED, closed_at=now
+    )
+    CheckinEmail.objects.filter(invitation_id__in=ids, status=CheckinEmail.Status.PENDING).update(
+        status=CheckinEmail.Status.SKIPPED, reason=reason
+    )
+    return len(ids)
+
+
+# --- Taking a check-in -----------------------------------------------------------------------
+
+
+def find_checkin_by_token(token: str) -> CheckinInvitation | None:
+    """The invitation a link points at, in whichever practice it belongs to.
+
+    Cross-practice by nature: the link is all the visitor has. The caller enters the practice's
+    scope before doing anything else with it.
+    """
+    if not token or len(token) > 64:
+        return None
+    return (
+        CheckinInvitation.unscoped.select_related(
+            "practice", "clinician__user", "client__membership", "instrument_version__instrument"
+        )
+        .filter(token_hash=CheckinInvitation.hash_token(token))
+        .first()
+    )
+
+
+def availability(invitation: CheckinInvitation) -> str:
+    """The invitation's state for the person about to answer: an open check-in of a client
+    who has left care (or lost access) counts as cancelled."""
+    state = invitation.state
+    if state == CheckinInvitation.Status.OPEN:
+        client = invitation.client
+        if client.is_discharged or client.membership.status == Membership.Status.INACTIVE:
+            return CheckinInvitation.Status.CANCELLED
+    return state
+
+
+LINK = "link"  # the e-mailed link or the in-session QR code
+PORTAL = "portal"
+
+
+def complete_checkin(
+    *,
+    practice: Practice,
+    invitation: CheckinInvitation,
+    answers: dict,
+    via: str,
+    respondent: Membership | None = None,
+) -> Completion:
+    """Store the client's answers to an open invitation, once.
+
+    The invitation row is locked first, so of two submits at the same moment one stores the
+    response and the other finds the invitation answered (Completion.created False). Bad
+    answers raise submit_response's ValidationError and nothing is stored; an invitation that
+    can no longer be answered raises CheckinUnavailable.
+    """
+    if via not in (LINK, PORTAL):
+        raise ValueError(f"Unknown way of answering: {via}")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = CheckinInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        if locked is None or locked.practice_id != practice.pk:
+            raise CheckinUnavailable("invalid")
+        if locked.status == CheckinInvitation.Status.COMPLETED:
+            response = (
+                CheckinResponse.objects.filter(pk=locked.response_id).first()
+                if locked.response_id else None
+            )
+            return Completion(response, False)
+        if locked.status == CheckinInvitation.Status.CANCELLED:
+            raise CheckinUnavailable("cancelled")
+        if locked.status == CheckinInvitation.Status.EXPIRED or locked.expires_at <= now:
+            raise CheckinUnavailable("expired")
+        client = Client.objects.select_related("membership").get(pk=locked.client_id)
+        if client.is_discharged or client.membership.status == Membership.Status.INACTIVE:
+            raise CheckinUnavailable("cancelled")
+        if via == PORTAL:
+            channel = CheckinResponse.Channel.PORTAL
+        elif locked.channel == CheckinInvitation.Channel.IN_SESSION:
+            channel = CheckinResponse.Channel.IN_SESSION
+        else:
+            channel = CheckinResponse.Channel.EMAIL
+        version = InstrumentVersion.objects.get(pk=locked.instrument_version_id)
+        session = (
+            TherapySession.objects.filter(pk=locked.session_id).first()
+            if locked.session_id else None
+        )
+        response = submit_response(
+            practice=practice,
+            client=client,
+            version=version,
+            answers=answers,
+            channel=channel,
+            session=session,
+            respondent=respondent,
+        )
+        locked.status = CheckinInvitation.Status.COMPLETED
+        locked.completed_at = response.submitted_at
+        locked.response = response
+        locked.save(update_fields=["status", "completed_at", "response"])
+        CheckinEmail.objects.filter(
+            invitation=locked, status=CheckinEmail.Status.PENDING
+        ).update(status=CheckinEmail.Status.SKIPPED, reason="The check-in was answered.")
+    invitation.status, invitation.response = locked.status, response
+    return Completion(response, True)
+
+
+# --- Expiry and reminders (beat jobs, per practice) --------------------------------------------
+
+
+def expire_invitations(*, practice: Practice, now: datetime | None = None) -> int:
+    """Close open invitations past their expiry; their waiting e-mails are not sent."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            CheckinInvitation.objects.filter(
+                status=CheckinInvitation.Status.OPEN, expires_at__lte=now
+            ).values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        CheckinInvitation.objects.filter(pk__in=ids, status=CheckinInvitation.Status.OPEN).update(
+            status=CheckinInvitation.Status.EXPIRED, closed_at=now
+        )
+        CheckinEmail.objects.filter(
+            invitation_id__in=ids, status=CheckinEmail.Status.PENDING
+        ).update(status=CheckinEmail.Status.SKIPPED, reason="The check-in expired.")
+    return len(ids)
+
+
+def queue_due_reminders(*, practice: Practice, now: datetime | None = None):
+    """Queue the next reminder of every open e-mailed check-in whose last e-mail went out
+    `reminder_after_hours` ago, up to the plan's `max_reminders`.
+
+    Not for check-ins answered, closed or in session, plans paused or stopped, or clients who
+    paused reminders or stopped check-in e-mails. Each reminder is one row under the unique
+    (invitation, kind), so repeating this job queues nothing twice. Returns the e-mails queued.
+    """
+    now = now or timezone.now()
+    quiet_clients = CheckinPreferences.objects.filter(
+        Q(reminders_paused=True) | Q(email_opt_out=True)
+    ).values("client_id")
+    candidates = list(
+        CheckinInvitation.objects.filter(
+            status=CheckinInvitation.Status.OPEN,
+            channel=CheckinInvitation.Channel.EMAIL,
+            expires_at__gt=now,
+            plan__status=MeasurementPlan.Status.ACTIVE,
+            plan__channel=CheckinInvitation.Channel.EMAIL,
+            plan__max_reminders__gt=0,
+            client__discharged_at__isnull=True,
+        )
+        .exclude(client_id__in=quiet_clients)
+        .exclude(client__preferred_contact=Client.PreferredContact.PORTAL)
+        .annotate(last_sent=Max("emails__sent_at"))
+        .filter(last_sent__isnull=False)
+        .select_related("plan")
+    )
+    if not candidates:
+        return []
+    counts: dict[int, list[CheckinEmail]] = defaultdict(list)
+    for email in CheckinEmail.objects.filter(invitation__in=candidates):
+        counts[email.invitation_id].append(email)
+    settings_row = feedback_settings(practice)
+    queued = []
+    with transaction.atomic():
+        for invitation in candidates:
+            emails = counts[invitation.pk]
+            if any(e.status == CheckinEmail.Status.PENDING for e in emails):
+                continue  # the previous one has not gone out yet
+            if any(e.status == CheckinEmail.Status.FAILED for e in emails):
+                continue  # the address does not work: the care team sees that instead
+            number = max(e.reminder_number for e in emails) + 1
+            if number > invitation.plan.max_reminders:
+                continue
+            if invitation.last_sent + timedelta(hours=invitation.plan.reminder_after_hours) > now:
+                continue
+            email = queue_email(
+                practice=practice, invitation=invitation,
+                kind=CheckinEmail.reminder_kind(number), now=now, settings_row=settings_row,
+            )
+            if email is not None:
+                queued.append(email)
+    return queued

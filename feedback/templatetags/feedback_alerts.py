@@ -1,0 +1,65 @@
+"""Alert and history panels for pages of other apps: the staff client page (alerts on top,
+charts), the clinician's home (safety banner, via attention_for in portal.views), and the
+check-in confirmation page (crisis resources)."""
+
+from django import template
+
+from feedback import scoring
+from feedback.models import InstrumentItem
+from feedback.selectors import alerts as alert_selectors
+from feedback.selectors.history import client_history
+from feedback.services.alerts import alert_settings
+
+register = template.Library()
+
+
+@register.inclusion_tag("feedback/alerts/_client_panel.html", takes_context=True)
+def alerts_panel(context, client):
+    """Unresolved alerts (safety first) with their actions, and the latest closed ones."""
+    return {"request": context["request"], "client": client, **alert_selectors.client_alerts(client)}
+
+
+@register.inclusion_tag("feedback/alerts/_charts_panel.html", takes_context=True)
+def charts_panel(context, client):
+    """Alliance and outcome charts with reliable-change and rupture markers, as tables too."""
+    return {"request": context["request"], "client": client, **client_history(client)}
+
+
+@register.inclusion_tag("feedback/alerts/_crisis_resources.html")
+def crisis_resources(practice, response):
+    """After a check-in: the practice's crisis resources, prominent when the safety question was
+    answered above 0, quieter after any questionnaire that has a safety question."""
+    if response is None or practice is None:
+        return {"show": False}
+    positive = response.safety_item_positive
+    has_safety_item = positive or InstrumentItem.unscoped.filter(
+        practice_id=practice.pk, version_id=response.instrument_version_id, flag=scoring.SAFETY
+    ).exists()
+    return {
+        "show": has_safety_item,
+        "urgent": positive,
+        "text": alert_settings(practice).crisis_resources,
+    }
+
+
+@register.filter
+def duration(delta) -> str:
+    """A timedelta in words: "45 minutes", "3 hours", "2 days"."""
+    if delta is None:
+        return ""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    days = hours // 24
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+@register.filter
+def iso_date(value):
+    """An ISO 8601 string (as stored in Alert.reasons) as a datetime, for |date."""
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(value) if isinstance(value, str) else value
