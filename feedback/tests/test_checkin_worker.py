@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from kombu import pools
 from django.db import connection
 from django.utils import timezone
 
@@ -102,8 +103,9 @@ def producer_to(url: str):
     celery_app.conf.task_always_eager = False
 
     def forget_pools():
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        # kombu keeps pools in a registry keyed by broker URL: empty it, or the original
+        # broker's pool would come back closed afterwards.
+        pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
