@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "care",
     "feedback",
+    "portal.rls",
 ]
 
 MIDDLEWARE = [

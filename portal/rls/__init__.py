@@ -1,0 +1,1 @@
+"""PostgreSQL row-level security for tenant tables (DESIGN.md, multi-tenancy layer 3). See docs/rls.md."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RlsConfig(AppConfig):
+    name = "portal.rls"
+    label = "rls"
+    verbose_name = "Row-level security"
