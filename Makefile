@@ -15,7 +15,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# axe-core for the browser tests' accessibility checks (package-lock.json); skipped without npm,
+# and then the browser tests skip with the reason (CI installs it).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --silent && touch $@; \
+	else echo "npm not found: browser accessibility tests will be skipped"; fi
+
+install: $(VENV)/.installed node_modules/.package-lock.json
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
