@@ -109,7 +109,7 @@ def seed_history(
                 submit_response(
                     practice=practice, client=client, version=alliance_version,
                     answers=_alliance_answers(index, rupture=rupture), channel="email",
-                    submitted_at=at,
+                    clinician=clinician, submitted_at=at,
                 )
             )
             if trajectory == "repaired_rupture" and rupture:
@@ -128,7 +128,8 @@ def seed_history(
                 stored.append(
                     submit_response(
                         practice=practice, client=client, version=phq_version,
-                        answers=_phq9_answers(total, item9), channel="email", submitted_at=phq_at,
+                        answers=_phq9_answers(total, item9), channel="email", clinician=clinician,
+                        submitted_at=phq_at,
                     )
                 )
         return stored

@@ -360,6 +360,16 @@ def jacobson_truax_rc(x1: float, x2: float, sd: float, reliability: float) -> fl
     return (x2 - x1) / math.sqrt(2 * se**2)
 
 
+def version_change(version, x1: float, x2: float) -> Change | None:
+    """The change from x1 to x2 judged by an instrument version's own reliable-change rule
+    (published points, else Jacobson–Truax from its SD and reliability); None without one."""
+    if version.reliable_change_points:
+        return reliable_change(x1, x2, version.reliable_change_points)
+    if version.reliable_change_sd and version.reliable_change_reliability is not None:
+        return jacobson_truax(x1, x2, version.reliable_change_sd, version.reliable_change_reliability)
+    return None
+
+
 def jacobson_truax(x1: float, x2: float, sd: float, reliability: float) -> Change:
     rc = jacobson_truax_rc(x1, x2, sd, reliability)
     return Change(difference=x2 - x1, reliable=abs(rc) >= JACOBSON_TRUAX_CRITICAL, rc=rc)

@@ -7,15 +7,18 @@ practice scope: creating due invitations fans out as one task per practice.
 
 import logging
 import smtplib
+from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.tasks import TRANSIENT_SMTP_ERRORS
 from feedback.models import CheckinEmail, CheckinInvitation, MeasurementPlan
 from feedback.services import checkins, emails
+from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 MAX_SEND_RETRIES = 8
 PERMANENT_FAILURE = "The mail server refused the client's address: check it on the client's record."
 GAVE_UP = "The mail server could not be reached after several tries."
+REFUSED = "The mail server refused the message for good."
 
 
 def retry_countdown(retries: int) -> int:
@@ -43,13 +47,14 @@ def _practices(ids) -> list[Practice]:
 def dispatch_due_checkins() -> int:
     """Every minute: one create_due_checkins task per practice with an active plan."""
     # Deliberately cross-practice: the beat job fans out to every practice.
-    practice_ids = (
-        MeasurementPlan.unscoped.filter(
-            status=MeasurementPlan.Status.ACTIVE, practice__is_active=True
+    with rls_bypass():
+        practice_ids = list(
+            MeasurementPlan.unscoped.filter(
+                status=MeasurementPlan.Status.ACTIVE, practice__is_active=True
+            )
+            .values_list("practice_id", flat=True)
+            .distinct()
         )
-        .values_list("practice_id", flat=True)
-        .distinct()
-    )
     count = 0
     for practice_id in practice_ids:
         create_due_checkins.delay(practice_id)
@@ -69,22 +74,57 @@ def create_due_checkins(practice_id: int) -> int:
 # --- Sending -----------------------------------------------------------------------------------
 
 
+def permanent_smtp_failure(error: Exception) -> str:
+    """Why the mail server refused the e-mail for good (a 5xx reply), or "" when trying again
+    later may work: a 4xx reply (greylisting, a full mailbox, a busy server) is temporary at
+    every stage (RFC 5321, 4.2.1), including a 4xx to RCPT TO or MAIL FROM."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return PERMANENT_FAILURE if codes and all(code >= 500 for code in codes) else ""
+    if isinstance(error, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
+        return REFUSED if error.smtp_code >= 500 else ""
+    return ""
+
+
+# The database went away (restarted, failed over, a connection cut): nothing was sent.
+DATABASE_GONE = (OperationalError, InterfaceError)
+
+
 @shared_task(bind=True, max_retries=MAX_SEND_RETRIES)
-def send_checkin_email(self, practice_id: int, email_id: int) -> str:
-    practice = Practice.objects.get(pk=practice_id)
-    with practice_scope(practice):
-        try:
-            return emails.send_checkin_email(email_id=email_id)
-        except smtplib.SMTPRecipientsRefused:
-            emails.record_email_failure(email_id=email_id, reason=PERMANENT_FAILURE)
-            return "failed"
-        except TRANSIENT_SMTP_ERRORS as error:
-            if self.request.retries >= self.max_retries:
-                emails.record_email_failure(email_id=email_id, reason=GAVE_UP)
-                return "failed"
-            emails.note_failed_attempt(email_id=email_id)
-            logger.warning("Check-in e-mail %s: %s; retrying", email_id, type(error).__name__)
-            raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
+def send_checkin_email(self, practice_id: int, email_id: int, sent_at: str = "") -> str:
+    """Send one check-in e-mail. `sent_at` (set by a retry): the mail server took it already
+    and only marking it sent is left."""
+    try:
+        practice = Practice.objects.get(pk=practice_id)
+        with practice_scope(practice):
+            if sent_at:
+                emails.record_sent(email_id=email_id, sent_at=datetime.fromisoformat(sent_at))
+                return "recorded"
+            try:
+                return emails.send_checkin_email(email_id=email_id)
+            except (smtplib.SMTPException, *TRANSIENT_SMTP_ERRORS) as error:
+                if reason := permanent_smtp_failure(error):
+                    emails.record_email_failure(email_id=email_id, reason=reason)
+                    return "failed"
+                if self.request.retries >= self.max_retries:
+                    emails.record_email_failure(email_id=email_id, reason=GAVE_UP)
+                    return "failed"
+                emails.note_failed_attempt(email_id=email_id)
+                logger.warning("Check-in e-mail %s: %s; retrying", email_id,
+                               type(error).__name__)
+                raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
+    except emails.SentNotRecorded as unrecorded:
+        # Retry only the bookkeeping: sending again would deliver it twice.
+        logger.warning("Check-in e-mail %s sent but not recorded; retrying", email_id)
+        raise self.retry(
+            kwargs={"sent_at": unrecorded.sent_at.isoformat()},
+            countdown=retry_countdown(self.request.retries),
+            max_retries=MAX_SEND_RETRIES + 4,  # losing this means a second e-mail later
+        )
+    except DATABASE_GONE as error:
+        # Without this the message would be acked as failed and wait for the sweeper.
+        logger.warning("Check-in e-mail %s: database unavailable; retrying", email_id)
+        raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
 
 
 @shared_task
@@ -93,11 +133,12 @@ def sweep_checkin_emails() -> int:
     message was lost (a killed worker, a restarted broker)."""
     now = timezone.now()
     # Deliberately cross-practice: which practices have e-mails waiting.
-    practice_ids = (
-        CheckinEmail.unscoped.filter(emails.unsent_filter(now))
-        .values_list("practice_id", flat=True)
-        .distinct()
-    )
+    with rls_bypass():
+        practice_ids = list(
+            CheckinEmail.unscoped.filter(emails.unsent_filter(now))
+            .values_list("practice_id", flat=True)
+            .distinct()
+        )
     count = 0
     for practice in _practices(practice_ids):
         with practice_scope(practice):
@@ -113,15 +154,16 @@ def queue_checkin_reminders() -> int:
     """Every five minutes: queue the reminders that are due, practice by practice."""
     now = timezone.now()
     # Deliberately cross-practice: which practices have open e-mailed check-ins.
-    practice_ids = (
-        CheckinInvitation.unscoped.filter(
-            status=CheckinInvitation.Status.OPEN,
-            channel=CheckinInvitation.Channel.EMAIL,
-            expires_at__gt=now,
+    with rls_bypass():
+        practice_ids = list(
+            CheckinInvitation.unscoped.filter(
+                status=CheckinInvitation.Status.OPEN,
+                channel=CheckinInvitation.Channel.EMAIL,
+                expires_at__gt=now,
+            )
+            .values_list("practice_id", flat=True)
+            .distinct()
         )
-        .values_list("practice_id", flat=True)
-        .distinct()
-    )
     count = 0
     for practice in _practices(practice_ids):
         with practice_scope(practice):
@@ -134,13 +176,14 @@ def expire_checkins() -> int:
     """Every five minutes: close check-ins past their expiry, practice by practice."""
     now = timezone.now()
     # Deliberately cross-practice: which practices have check-ins past their expiry.
-    practice_ids = (
-        CheckinInvitation.unscoped.filter(
-            Q(status=CheckinInvitation.Status.OPEN) & Q(expires_at__lte=now)
+    with rls_bypass():
+        practice_ids = list(
+            CheckinInvitation.unscoped.filter(
+                Q(status=CheckinInvitation.Status.OPEN) & Q(expires_at__lte=now)
+            )
+            .values_list("practice_id", flat=True)
+            .distinct()
         )
-        .values_list("practice_id", flat=True)
-        .distinct()
-    )
     count = 0
     for practice in _practices(practice_ids):
         with practice_scope(practice):
@@ -157,16 +200,17 @@ def escalate_safety_alerts() -> int:
     from feedback.models import Alert
 
     # Deliberately cross-practice: the beat job fans out to every practice.
-    practice_ids = (
-        Alert.unscoped.filter(
-            kind=Alert.Kind.SAFETY,
-            status=Alert.Status.OPEN,
-            escalated_at__isnull=True,
-            practice__is_active=True,
+    with rls_bypass():
+        practice_ids = list(
+            Alert.unscoped.filter(
+                kind=Alert.Kind.SAFETY,
+                status=Alert.Status.OPEN,
+                escalated_at__isnull=True,
+                practice__is_active=True,
+            )
+            .values_list("practice_id", flat=True)
+            .distinct()
         )
-        .values_list("practice_id", flat=True)
-        .distinct()
-    )
     count = 0
     for practice_id in practice_ids:
         escalate_practice_safety_alerts.delay(practice_id)
@@ -183,3 +227,87 @@ def escalate_practice_safety_alerts(practice_id: int) -> int:
         return 0
     with practice_scope(practice):
         return escalate_overdue_safety_alerts(practice=practice)
+
+
+# --- Trend reports (nightly fan-out per practice, then per clinician) ------------------------
+
+
+@shared_task
+def compute_nightly_reports() -> int:
+    """Nightly: open one report run per active practice (once per day: a re-run does nothing)."""
+    from feedback.services import reports
+
+    count = 0
+    # Deliberately cross-practice: the beat job fans out to every practice.
+    for practice in Practice.objects.filter(is_active=True).order_by("pk"):
+        with practice_scope(practice):
+            _, created = reports.start_run(practice=practice, actor=None)
+        count += created
+    return count
+
+
+@shared_task
+def fan_out_report_run(practice_id: int, run_id: int) -> int:
+    """One task per subject of the run: the practice as a whole, then each clinician."""
+    from feedback.services import reports
+
+    practice = Practice.objects.get(pk=practice_id)
+    with practice_scope(practice):
+        subject_ids = [None, *reports.report_subjects().values_list("pk", flat=True)]
+    for subject_id in subject_ids:
+        compute_subject_report.delay(practice_id, run_id, subject_id)
+    return len(subject_ids)
+
+
+@shared_task
+def compute_subject_report(practice_id: int, run_id: int, clinician_id: int | None) -> int:
+    from accounts.models import Membership
+    from feedback.models import ReportRun
+    from feedback.services import reports
+
+    practice = Practice.objects.get(pk=practice_id)
+    with practice_scope(practice):
+        clinician = None
+        if clinician_id is not None:
+            clinician = Membership.objects.filter(pk=clinician_id).first()
+            if clinician is None:  # removed since the run started: nothing to report
+                return 0
+        written = reports.compute_subject_reports(practice=practice, clinician=clinician)
+        run = ReportRun.objects.filter(pk=run_id).first()
+        if run is not None:
+            reports.finish_run_if_complete(run=run)
+    return written
+
+
+# --- Weekly digest -----------------------------------------------------------------------------
+
+
+@shared_task
+def queue_weekly_digests() -> int:
+    """Weekly: one digest per active clinician of every active practice (idempotent per week)."""
+    from feedback.services import digest
+
+    count = 0
+    for practice in Practice.objects.filter(is_active=True).order_by("pk"):
+        with practice_scope(practice):
+            count += digest.queue_digests(practice=practice)
+    return count
+
+
+@shared_task(bind=True, max_retries=MAX_SEND_RETRIES)
+def send_weekly_digest(self, practice_id: int, digest_id: int) -> str:
+    from feedback.services import digest
+
+    practice = Practice.objects.get(pk=practice_id)
+    with practice_scope(practice):
+        try:
+            return digest.send_digest(digest_id=digest_id)
+        except smtplib.SMTPRecipientsRefused:
+            digest.record_failure(digest_id=digest_id)
+            return "failed"
+        except TRANSIENT_SMTP_ERRORS as error:
+            if self.request.retries >= self.max_retries:
+                digest.record_failure(digest_id=digest_id)
+                return "failed"
+            logger.warning("Digest %s: %s; retrying", digest_id, type(error).__name__)
+            raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))

@@ -82,7 +82,7 @@ def make_checkin(*, practice, client, version=None, channel="email", plan=None, 
                  expires_in=timedelta(days=4), key=None, clinician=None, **fields):
     """An open check-in invitation, written directly (the services are tested apart).
     `version` defaults to the practice's session check-in (install the instruments first)."""
-    now = timezone.now()
+    now = fields.pop("due_at", None) or timezone.now()
     invitation = CheckinInvitation(
         practice=practice,
         client=client,

@@ -59,7 +59,22 @@ alert_patterns = [
 ]
 # --- end alerts
 
+# --- trend reports (feedback.views.reports)
+from feedback.views import reports as report_views  # noqa: E402
+
+report_patterns = [
+    path("mine/", report_views.my_trends, name="my_trends"),
+    path("practice/", report_views.practice_report, name="practice_report"),
+    path("practice/export/", report_views.practice_report_csv, name="practice_report_csv"),
+    path(
+        "clinicians/<int:membership_id>/",
+        report_views.clinician_trends,
+        name="clinician_trends",
+    ),
+]
+
 urlpatterns = [
+    path("reports/", include(report_patterns)),
     path("instruments/", include(instrument_patterns)),
     path("checkins/", include(checkin_patterns)),
     path("alerts/", include(alert_patterns)),  # alerts

@@ -55,12 +55,15 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.usersessions",
     "portal",
     "portal.tenancy",
     "accounts",
     "care",
     "feedback",
     "portal.rls",
+    "portal.exports",
+    "portal.audit",
 ]
 
 MIDDLEWARE = [
@@ -74,7 +77,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Idle sign-out, absolute session lifetime, MFA for /admin/, and the allauth usersessions
+    # row of each signed-in session, its last-seen time refreshed once a minute
+    # (accounts.middleware; instead of allauth's middleware, which writes on every request).
+    "accounts.middleware.SessionPolicyMiddleware",
     "portal.tenancy.middleware.PracticeMiddleware",
+    # On PostgreSQL: the rest of the request in one transaction, row-level security keyed to
+    # the practice just resolved (docs/rls.md).
+    "portal.rls.middleware.RowLevelSecurityMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -182,8 +192,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.escalate_safety_alerts",
         "schedule": crontab(minute="*/5"),
     },
+    # Trend reports, nightly (UTC); each practice's run is idempotent per day.
+    "reports-nightly": {
+        "task": "feedback.tasks.compute_nightly_reports",
+        "schedule": crontab(hour=2, minute=30),
+    },
+    # The clinicians' weekly digest (counts only), Monday morning; idempotent per week.
+    "digest-weekly": {
+        "task": "feedback.tasks.queue_weekly_digests",
+        "schedule": crontab(hour=6, minute=0, day_of_week="mon"),
+    },
+}
+# Exports (portal.exports): re-dispatch lost export jobs, remove old export files.
+CELERY_BEAT_SCHEDULE["exports-sweep"] = {
+    "task": "portal.exports.tasks.sweep_exports",
+    "schedule": crontab(minute="*/5"),
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# --- Exports (portal.exports) -------------------------------------------------------------------
+# Finished practice exports live here (admin download only) for EXPORT_RETENTION_DAYS.
+EXPORTS_DIR = Path(os.environ.get("RAPPORT_EXPORTS_DIR", VAR_DIR / "exports"))
+EXPORT_RETENTION_DAYS = int(os.environ.get("RAPPORT_EXPORT_RETENTION_DAYS", "7"))
+# Base of the canonical URLs of exported FHIR Questionnaires (README: Exports).
+FHIR_CANONICAL_BASE = os.environ.get("FHIR_CANONICAL_BASE", "https://rapport.example/fhir")
 
 # --- E-mail -----------------------------------------------------------------------------------
 _email_host = os.environ.get("EMAIL_HOST", "")
@@ -251,12 +283,38 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 # allauth's built-in rate limits stay on (login, failed login, signup, password reset); they
 # live in the cache, which is Redis in production.
 ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
     "reset_password": "20/m/ip,5/m/key",
 }
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Staff must have a second factor (Practice.require_staff_mfa, accounts.mfa): an authenticator
+# app or a security key/passkey (WebAuthn), with recovery codes as the fallback.
+# Behind a reverse proxy, how many proxies append to X-Forwarded-For: rate limits and the
+# sessions list then see the client's address rather than the proxy's.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "Rapport"
+# Browsers allow WebAuthn on http://localhost only; in production the origin is https.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+
+# --- Sessions ---------------------------------------------------------------------------------
+# Signed out after this long without a request (staff see more clinical data, so less), and
+# after RAPPORT_SESSION_MAX_AGE_HOURS whatever the activity (accounts.middleware).
+RAPPORT_IDLE_TIMEOUT_STAFF_MINUTES = int(os.environ.get("RAPPORT_IDLE_TIMEOUT_STAFF_MINUTES", "30"))
+RAPPORT_IDLE_TIMEOUT_CLIENT_MINUTES = int(
+    os.environ.get("RAPPORT_IDLE_TIMEOUT_CLIENT_MINUTES", "60")
+)
+RAPPORT_SESSION_MAX_AGE_HOURS = int(os.environ.get("RAPPORT_SESSION_MAX_AGE_HOURS", "12"))
+SESSION_COOKIE_AGE = RAPPORT_SESSION_MAX_AGE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Rate limits for links opened without signing in (portal.ratelimit): "<requests>/<period>"
+# per IP address; counters live in the cache (Redis when REDIS_URL is set).
+RAPPORT_RATE_LIMITS = {
+    "accept_invitation": os.environ.get("RAPPORT_RATE_LIMIT_INVITATION", "30/10m"),
+    "checkin_link": os.environ.get("RAPPORT_RATE_LIMIT_CHECKIN_LINK", "60/10m"),
+}
 
 INVITATION_TTL = timedelta(days=int(os.environ.get("INVITATION_TTL_DAYS", "7")))
 

@@ -8,6 +8,7 @@ from accounts.models import Membership
 from accounts.services import create_practice
 from care.selectors import clients as care_selectors
 from feedback.selectors import alerts as alert_selectors
+from feedback.selectors import caseload as caseload_selectors
 from portal.forms import PracticeForm
 from portal.tenancy.selectors import active_memberships_of
 
@@ -43,9 +44,18 @@ def practice_home(request):
         client = care_selectors.client_for_membership(membership)
         team = care_selectors.care_team(client) if client else []
         return render(request, "care/client_home.html", {"client": client, "care_team": team})
+    search = request.GET.get("q", "").strip()[:100]
+    need = request.GET.get("need", "")
+    rows = caseload_selectors.caseload_rows(membership, search=search)
     context = {
-        # alerts: safety first, then open ruptures (feedback.selectors.alerts)
-        "caseload": alert_selectors.order_by_attention(care_selectors.caseload_for(membership)),
+        "caseload": caseload_selectors.filter_rows(rows, need),
+        "caseload_total": len(rows),
+        "reason_counts": [
+            (key, caseload_selectors.REASONS[key], n)
+            for key, n in caseload_selectors.reason_counts(rows).items()
+        ],
+        "need": need if need == "attention" or need in caseload_selectors.REASONS else "",
+        "search": search,
         "safety_alerts": alert_selectors.attention_for(membership),
     }
     if membership.role == Membership.Role.ADMIN:

@@ -8,6 +8,7 @@ from feedback.models.plans import (
     FeedbackSettings,
     MeasurementPlan,
 )
+from feedback.models.reports import DigestEmail, ReportRun, ReportSnapshot
 from feedback.models.responses import Answer, CheckinResponse
 
 __all__ = [
@@ -19,9 +20,12 @@ __all__ = [
     "CheckinInvitation",
     "CheckinPreferences",
     "CheckinResponse",
+    "DigestEmail",
     "FeedbackSettings",
     "Instrument",
     "InstrumentItem",
     "InstrumentVersion",
     "MeasurementPlan",
+    "ReportRun",
+    "ReportSnapshot",
 ]

@@ -39,6 +39,11 @@ class CheckinResponse(PracticeScopedModel):
         related_name="checkin_responses",
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
+    # The clinician the check-in is about (the session's, else the invitation's): the unit of
+    # the per-therapist reports.
+    clinician = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     respondent = models.ForeignKey(
         Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -66,6 +71,7 @@ class CheckinResponse(PracticeScopedModel):
         indexes = [
             models.Index(fields=["practice", "client", "submitted_at"]),
             models.Index(fields=["practice", "instrument_version"]),
+            models.Index(fields=["practice", "clinician", "submitted_at"]),
         ]
 
     def __str__(self) -> str:

@@ -173,16 +173,6 @@ def _layout(series: Series) -> None:
     series.path = " ".join(f"{p.cx},{p.cy}" for p in points)
 
 
-def _reliable(version, x1: float, x2: float) -> scoring.Change | None:
-    if version.reliable_change_points:
-        return scoring.reliable_change(x1, x2, version.reliable_change_points)
-    if version.reliable_change_sd and version.reliable_change_reliability is not None:
-        return scoring.jacobson_truax(
-            x1, x2, version.reliable_change_sd, version.reliable_change_reliability
-        )
-    return None
-
-
 def _threshold_text(version) -> str:
     if version.reliable_change_points:
         return f"a change of at least {version.reliable_change_points:g} points from the first score"
@@ -273,7 +263,7 @@ def client_history(client: Client) -> dict:
                     baseline = value
                 else:
                     point.change = value - baseline
-                    change = _reliable(r.instrument_version, baseline, value)
+                    change = scoring.version_change(r.instrument_version, baseline, value)
                     if change is not None:
                         direction = change.direction(higher_is_better=r.instrument_version.higher_is_better)
                         if direction == scoring.IMPROVED:

@@ -36,6 +36,7 @@ from feedback.services.plans import (
     wants_email,
 )
 from feedback.services.responses import submit_response
+from portal.rls.db import rls_bypass
 from portal.tenancy.models import Practice
 
 IN_SESSION_TTL = timedelta(hours=2)
@@ -317,13 +318,14 @@ def find_checkin_by_token(token: str) -> CheckinInvitation | None:
     """
     if not token or len(token) > 64:
         return None
-    return (
-        CheckinInvitation.unscoped.select_related(
-            "practice", "clinician__user", "client__membership", "instrument_version__instrument"
+    with rls_bypass():
+        return (
+            CheckinInvitation.unscoped.select_related(
+                "practice", "clinician__user", "client__membership", "instrument_version__instrument"
+            )
+            .filter(token_hash=CheckinInvitation.hash_token(token))
+            .first()
         )
-        .filter(token_hash=CheckinInvitation.hash_token(token))
-        .first()
-    )
 
 
 def availability(invitation: CheckinInvitation) -> str:
@@ -395,6 +397,10 @@ def complete_checkin(
             channel=channel,
             session=session,
             respondent=respondent,
+            clinician=(
+                Membership.objects.filter(pk=locked.clinician_id).first()
+                if locked.clinician_id and session is None else None
+            ),
         )
         locked.status = CheckinInvitation.Status.COMPLETED
         locked.completed_at = response.submitted_at

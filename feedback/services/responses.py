@@ -20,6 +20,7 @@ def submit_response(
     channel: str,
     session=None,
     respondent: Membership | None = None,
+    clinician: Membership | None = None,
     submitted_at=None,  # alerts hook: backdated history for feedback.demo only
 ) -> CheckinResponse:
     """Check, score and store one completed check-in with its answers, all or nothing.
@@ -35,6 +36,10 @@ def submit_response(
         raise ValidationError({"session": "That session is not one of this client's."})
     if respondent is not None and respondent.practice_id != practice.pk:
         raise ValidationError("The person answering is not a member of this practice.")
+    if clinician is None and session is not None:
+        clinician = session.clinician
+    if clinician is not None and clinician.practice_id != practice.pk:
+        raise ValidationError("That clinician is not a member of this practice.")
     if channel not in CheckinResponse.Channel.values:
         raise ValidationError({"channel": "Unknown way of answering."})
     with transaction.atomic():
@@ -50,6 +55,7 @@ def submit_response(
             instrument_version=version,
             session=session,
             channel=channel,
+            clinician=clinician,
             respondent=respondent,
             submitted_at=submitted_at or timezone.now(),
             total=result.total,

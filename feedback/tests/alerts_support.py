@@ -41,10 +41,11 @@ def phq9_answers(total: int, item9: int = 0) -> dict:
 class Answering:
     """Submit check-ins for one client, one day apart by default (in the practice's scope)."""
 
-    def __init__(self, world, client=None, start=None):
+    def __init__(self, world, client=None, start=None, clinician=None):
         self.world = world
         self.client = client or world.client
         self.at = start or timezone.now() - timedelta(days=60)
+        self.clinician = clinician
 
     def _submit(self, key, answers, at=None):
         self.at = at or self.at + timedelta(days=1)
@@ -52,7 +53,7 @@ class Answering:
             return submit_response(
                 practice=self.world.practice, client=self.client,
                 version=latest_version(self.world.practice, key), answers=answers,
-                channel="portal", submitted_at=self.at,
+                channel="portal", submitted_at=self.at, clinician=self.clinician,
             )
 
     def alliance(self, values, rupture=False, at=None):

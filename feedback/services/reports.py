@@ -1,0 +1,462 @@
+"""Computing the trend report snapshots (DESIGN.md, "Per-therapist trend reports").
+
+`compute_subject_reports` aggregates one subject — a clinician, or the whole practice — over
+the last 12 months in the database (GROUP BY week and month, one window row) and replaces that
+subject's snapshots in one transaction: the same inputs always leave the same rows, so a nightly
+run, an admin's "recompute now" and a re-delivered task can overlap harmlessly. It issues the same
+number of queries however many check-ins there are.
+
+Check-ins count for the clinician they are about (CheckinResponse.clinician); invitations for
+the clinician named on them; ruptures for the clinician of the check-in that raised them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Subquery,
+)
+from django.db.models.functions import TruncMonth, TruncWeek
+from django.utils import timezone
+
+from accounts.models import Membership
+from feedback import scoring, stats
+from feedback.models import (
+    Alert,
+    CheckinInvitation,
+    CheckinResponse,
+    Instrument,
+    InstrumentVersion,
+    ReportRun,
+    ReportSnapshot,
+)
+from feedback.services.alerts import alert_settings
+from portal.tenancy.models import Practice
+
+WEEK, MONTH, WINDOW = (
+    ReportSnapshot.Granularity.WEEK,
+    ReportSnapshot.Granularity.MONTH,
+    ReportSnapshot.Granularity.WINDOW,
+)
+MONTHS = 12
+
+
+class _EpochSeconds(Func):
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    output_field = FloatField()
+
+
+class _Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5); other databases take the Python path below."""
+
+    function = None
+    name = "Median"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY %(expressions)s)%(filter)s"
+    output_field = FloatField()
+
+
+@dataclass(frozen=True)
+class Window:
+    """The 12 months a report covers, in the practice's time zone: from the first day of the
+    month eleven months ago up to the end of today."""
+
+    start: date
+    end: date  # exclusive
+    tz: ZoneInfo
+
+    @classmethod
+    def ending(cls, practice: Practice, now: datetime) -> Window:
+        tz = ZoneInfo(practice.time_zone)
+        today = now.astimezone(tz).date()
+        month, year = today.month - (MONTHS - 1), today.year
+        while month < 1:
+            month, year = month + 12, year - 1
+        return cls(start=date(year, month, 1), end=today + timedelta(days=1), tz=tz)
+
+    def moment(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.tz)
+
+    def bounds(self, field: str) -> dict:
+        return {f"{field}__gte": self.moment(self.start), f"{field}__lt": self.moment(self.end)}
+
+
+def _bucket(granularity: str, field: str, window: Window):
+    trunc = TruncWeek if granularity == WEEK else TruncMonth
+    return trunc(field, tzinfo=window.tz)
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _next_start(granularity: str, start: date) -> date:
+    if granularity == WEEK:
+        return start + timedelta(days=7)
+    return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
+# --- What a subject's check-ins, invitations and ruptures are ------------------------------------
+
+
+def _alliance(clinician: Membership | None, window: Window) -> QuerySet:
+    rows = CheckinResponse.objects.counted().filter(
+        index__isnull=False,
+        instrument_version__instrument__kind=Instrument.Kind.ALLIANCE,
+        **window.bounds("submitted_at"),
+    )
+    return rows if clinician is None else rows.filter(clinician=clinician)
+
+
+def _invitations(clinician: Membership | None, window: Window, now: datetime) -> QuerySet:
+    # Sent: due by now and not withdrawn (a cancelled invitation was never a question asked).
+    rows = CheckinInvitation.objects.filter(due_at__lte=now, **window.bounds("due_at")).exclude(
+        status=CheckinInvitation.Status.CANCELLED
+    )
+    return rows if clinician is None else rows.filter(clinician=clinician)
+
+
+def _ruptures(clinician: Membership | None, window: Window) -> QuerySet:
+    rows = Alert.objects.filter(kind=Alert.Kind.RUPTURE, **window.bounds("created_at"))
+    return rows if clinician is None else rows.filter(response__clinician=clinician)
+
+
+def _outcomes(clinician: Membership | None, window: Window) -> QuerySet:
+    rows = CheckinResponse.objects.counted().filter(
+        instrument_version__instrument__kind=Instrument.Kind.OUTCOME,
+        **window.bounds("submitted_at"),
+    )
+    return rows if clinician is None else rows.filter(clinician=clinician)
+
+
+# --- Aggregates ----------------------------------------------------------------------------------
+
+
+def _alliance_figures(cutoff: float) -> dict:
+    # The SD comes from the sum of squares (see _sd): portable, and defined for one value.
+    return {
+        "checkins": Count("pk"),
+        "clients": Count("client", distinct=True),
+        "index_mean": Avg("index"),
+        "index_sumsq": Sum(F("index") * F("index")),
+        "below_cutoff": Count("pk", filter=Q(index__lt=cutoff)),
+    }
+
+
+def _sd(n: int, mean: float | None, sumsq: float | None) -> float | None:
+    """Sample SD from n, the mean and the sum of squares; None below two values."""
+    if n < 2 or mean is None or sumsq is None:
+        return None
+    return math.sqrt(max(0.0, (sumsq - n * mean * mean) / (n - 1)))
+
+
+def _rupture_figures() -> dict:
+    figures = {
+        "ruptures_detected": Count("pk"),
+        "ruptures_acknowledged": Count("pk", filter=Q(acknowledged_at__isnull=False)),
+        "ruptures_repaired": Count("pk", filter=Q(status=Alert.Status.REPAIRED)),
+    }
+    if connection.vendor == "postgresql":
+        figures["ack_seconds"] = _Median(
+            _EpochSeconds(F("acknowledged_at") - F("created_at")),
+            filter=Q(acknowledged_at__isnull=False),
+        )
+        figures["repair_seconds"] = _Median(
+            _EpochSeconds(F("repaired_at") - F("created_at")),
+            filter=Q(repaired_at__isnull=False),
+        )
+    return figures
+
+
+def _python_medians(rows: QuerySet, key) -> dict:
+    """Median times where the database has no percentile function (SQLite, the embedded
+    default): one query for the timestamps, the median taken per bucket."""
+    acked: dict = {}
+    repaired: dict = {}
+    for bucket, created, acknowledged, repaired_at in rows.values_list(
+        key, "created_at", "acknowledged_at", "repaired_at"
+    ):
+        if acknowledged is not None:
+            acked.setdefault(bucket, []).append((acknowledged - created).total_seconds())
+        if repaired_at is not None:
+            repaired.setdefault(bucket, []).append((repaired_at - created).total_seconds())
+    return {
+        bucket: {
+            "ack_seconds": stats.median(acked.get(bucket, [])),
+            "repair_seconds": stats.median(repaired.get(bucket, [])),
+        }
+        for bucket in set(acked) | set(repaired)
+    }
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def _grouped(rows: QuerySet, granularity: str, field: str, window: Window, figures: dict) -> dict:
+    if granularity == WINDOW:
+        return {window.start: rows.aggregate(**figures)}
+    grouped = (
+        rows.annotate(bucket=_bucket(granularity, field, window))
+        .values("bucket")
+        .annotate(**figures)
+        .order_by()
+    )
+    return {_as_date(row.pop("bucket")): row for row in grouped}
+
+
+def _rupture_medians(rows: QuerySet, granularity: str, window: Window) -> dict:
+    if connection.vendor == "postgresql":
+        return {}
+    if granularity == WINDOW:
+        found = _python_medians(rows.annotate(bucket=F("practice_id")), "bucket")
+        return {window.start: next(iter(found.values()))} if found else {}
+    keyed = rows.annotate(bucket=_bucket(granularity, "created_at", window))
+    return {_as_date(k): v for k, v in _python_medians(keyed, "bucket").items()}
+
+
+def _client_means(rows: QuerySet) -> dict:
+    """The mean and SD of each client's own mean alliance index (one query, nested in SQL)."""
+    per_client = rows.values("client").annotate(client_mean=Avg("index")).order_by()
+    found = per_client.aggregate(
+        n=Count("client"), mean=Avg("client_mean"), sumsq=Sum(F("client_mean") * F("client_mean"))
+    )
+    return {
+        "client_mean_mean": found["mean"],
+        "client_mean_sd": _sd(found["n"], found["mean"], found["sumsq"]),
+    }
+
+
+def _channels(rows: QuerySet) -> dict:
+    return {
+        row["channel"]: {"sent": row["sent"], "completed": row["completed"]}
+        for row in rows.values("channel")
+        .annotate(
+            sent=Count("pk"),
+            completed=Count("pk", filter=Q(status=CheckinInvitation.Status.COMPLETED)),
+        )
+        .order_by("channel")
+    }
+
+
+def _score_of(prefix: str = ""):
+    """The score a response's scoring rule reports, as a database expression."""
+    from django.db.models import Case, When
+
+    rule = f"{prefix}instrument_version__scoring_rule"
+    return Case(
+        When(**{rule: scoring.SUM}, then=F(f"{prefix}total")),
+        When(**{rule: scoring.MEAN}, then=F(f"{prefix}mean")),
+        default=F(f"{prefix}index"),
+        output_field=FloatField(),
+    )
+
+
+def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
+    """Responses per instrument, and per outcome measure how many clients with two or more
+    scores reliably improved or deteriorated from their first to their latest score in the
+    window (each instrument's own reliable-change rule). Three queries."""
+    use = {
+        row["instrument_version__instrument"]: row
+        for row in rows.values(
+            "instrument_version__instrument",
+            "instrument_version__instrument__key",
+            "instrument_version__instrument__name",
+        )
+        .annotate(responses=Count("pk"), clients=Count("client", distinct=True))
+        .order_by()
+    }
+    same_series = outcomes.filter(
+        client=OuterRef("client"),
+        instrument_version__instrument=OuterRef("instrument_version__instrument"),
+    ).annotate(score=_score_of())
+    pairs = list(
+        outcomes.values("client", "instrument_version__instrument")
+        .annotate(
+            n=Count("pk"),
+            first=Subquery(same_series.order_by("submitted_at", "id").values("score")[:1]),
+            last=Subquery(same_series.order_by("-submitted_at", "-id").values("score")[:1]),
+        )
+        .filter(n__gte=2)
+        .order_by()
+    )
+    latest_versions = {}
+    for version in InstrumentVersion.objects.filter(
+        instrument_id__in={p["instrument_version__instrument"] for p in pairs}
+    ).order_by("instrument_id", "number"):
+        latest_versions[version.instrument_id] = version  # the last one wins
+    changes: dict[int, dict] = {}
+    for pair in pairs:
+        instrument_id = pair["instrument_version__instrument"]
+        version = latest_versions[instrument_id]
+        tally = changes.setdefault(instrument_id, {"measured": 0, "improved": 0, "deteriorated": 0})
+        tally["measured"] += 1
+        if pair["first"] is None or pair["last"] is None:
+            continue
+        change = scoring.version_change(version, pair["first"], pair["last"])
+        if change is None:
+            continue
+        direction = change.direction(higher_is_better=version.higher_is_better)
+        if direction in (scoring.IMPROVED, scoring.DETERIORATED):
+            tally[direction] += 1
+    result = []
+    for instrument_id, row in use.items():
+        tally = changes.get(instrument_id)
+        result.append(
+            {
+                "key": row["instrument_version__instrument__key"],
+                "name": row["instrument_version__instrument__name"],
+                "responses": row["responses"],
+                "clients": row["clients"],
+                "measured": tally["measured"] if tally else 0,
+                "improved": tally["improved"] if tally else 0,
+                "deteriorated": tally["deteriorated"] if tally else 0,
+            }
+        )
+    return sorted(result, key=lambda r: r["name"])
+
+
+# --- The service ---------------------------------------------------------------------------------
+
+
+def compute_subject_reports(
+    *, practice: Practice, clinician: Membership | None, now: datetime | None = None
+) -> int:
+    """Recompute one subject's snapshots (clinician, or the practice when None); returns how
+    many were written. The practice's scope must be entered already."""
+    now = now or timezone.now()
+    window = Window.ending(practice, now)
+    cutoff = alert_settings(practice).rupture_index_below
+    alliance = _alliance(clinician, window)
+    invitations = _invitations(clinician, window, now)
+    ruptures = _ruptures(clinician, window)
+    all_responses = CheckinResponse.objects.counted().filter(**window.bounds("submitted_at"))
+    if clinician is not None:
+        all_responses = all_responses.filter(clinician=clinician)
+
+    snapshots = []
+    for granularity in (WEEK, MONTH, WINDOW):
+        figures = _grouped(alliance, granularity, "submitted_at", window, _alliance_figures(cutoff))
+        for row in figures.values():
+            row["index_sd"] = _sd(row["checkins"], row["index_mean"], row.pop("index_sumsq"))
+        sent = _grouped(
+            invitations,
+            granularity,
+            "due_at",
+            window,
+            {
+                "invitations_sent": Count("pk"),
+                "invitations_completed": Count(
+                    "pk", filter=Q(status=CheckinInvitation.Status.COMPLETED)
+                ),
+            },
+        )
+        rupture = _grouped(ruptures, granularity, "created_at", window, _rupture_figures())
+        medians = _rupture_medians(ruptures, granularity, window)
+        starts = set(figures) | set(sent) | set(rupture)
+        if granularity == WINDOW:
+            starts = {window.start}
+        for start in sorted(starts):
+            row = {**figures.get(start, {}), **sent.get(start, {}), **rupture.get(start, {})}
+            row.update(medians.get(start, {}))
+            snapshot = ReportSnapshot(
+                practice=practice,
+                clinician=clinician,
+                granularity=granularity,
+                period_start=start,
+                period_end=window.end if granularity == WINDOW else _next_start(granularity, start),
+                computed_at=now,
+                cutoff=cutoff,
+                median_hours_to_acknowledge=_hours(row.pop("ack_seconds", None)),
+                median_hours_to_repair=_hours(row.pop("repair_seconds", None)),
+                **{k: (v or 0) if k not in ("index_mean", "index_sd") else v for k, v in row.items()},
+            )
+            snapshots.append(snapshot)
+        if granularity == WINDOW:
+            window_row = snapshots[-1]
+            for name, value in _client_means(alliance).items():
+                setattr(window_row, name, value)
+            window_row.channels = _channels(invitations)
+            window_row.instruments = _instrument_use(
+                all_responses, _outcomes(clinician, window)
+            )
+
+    with transaction.atomic():
+        # Serialise overlapping runs for one subject (nightly and on demand), then replace.
+        lock = Membership.objects if clinician is not None else Practice.objects
+        lock.select_for_update().filter(pk=(clinician or practice).pk).exists()
+        ReportSnapshot.objects.filter(clinician=clinician).delete()
+        ReportSnapshot.objects.bulk_create(snapshots)
+    return len(snapshots)
+
+
+# --- Runs: which subjects a practice has, and progress ------------------------------------------
+
+
+def report_subjects() -> QuerySet:
+    """The practice's active staff: every clinician gets a report (admins often see clients too)."""
+    return Membership.objects.filter(
+        role__in=Membership.STAFF_ROLES, status=Membership.Status.ACTIVE
+    ).order_by("pk")
+
+
+def start_run(
+    *, practice: Practice, actor: Membership | None, now: datetime | None = None
+) -> tuple[ReportRun, bool]:
+    """Open a run (nightly: once per practice and day; on demand: always a new one) and queue
+    its work after commit. Returns (run, created)."""
+    from feedback import tasks
+
+    now = now or timezone.now()
+    subjects = report_subjects().count() + 1
+    with transaction.atomic():
+        if actor is None:
+            day = now.astimezone(ZoneInfo(practice.time_zone)).date()
+            run, created = ReportRun.objects.get_or_create(
+                practice=practice,
+                key=f"nightly:{day.isoformat()}",
+                defaults={"trigger": ReportRun.Trigger.NIGHTLY, "subjects": subjects, "created_at": now},
+            )
+        else:
+            run = ReportRun.objects.create(
+                practice=practice,
+                key=f"demand:{now.timestamp():.6f}:{actor.pk}",
+                trigger=ReportRun.Trigger.ON_DEMAND,
+                requested_by=actor,
+                subjects=subjects,
+                created_at=now,
+            )
+            created = True
+        if created:
+            transaction.on_commit(lambda: tasks.fan_out_report_run.delay(practice.pk, run.pk))
+    return run, created
+
+
+def run_progress(run: ReportRun) -> int:
+    """How many of the run's subjects have snapshots computed since it started."""
+    return ReportSnapshot.objects.filter(granularity=WINDOW, computed_at__gte=run.created_at).count()
+
+
+def finish_run_if_complete(*, run: ReportRun, now: datetime | None = None) -> bool:
+    if run.finished_at is not None:
+        return True
+    if run_progress(run) < run.subjects:
+        return False
+    ReportRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+        finished_at=now or timezone.now()
+    )
+    return True
