@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Development defaults; production sets DEBUG=0, SECRET_KEY and ALLOWED_HOSTS (see README).
 export DEBUG ?= 1
 
-.PHONY: install run migrate seed test check clean
+.PHONY: install run migrate seed test check clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: install
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py check
+
+# Benchmarks, not part of `make test`: PostgreSQL and Redis required. DATABASE_URL defaults to
+# postgres://postgres@127.0.0.1:5432/rapport_bench (wiped and re-seeded), REDIS_URL to
+# redis://127.0.0.1:6379/12. Writes docs/benchmarks.md and .json. BENCH_ARGS=--small-only is quick.
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf var/ .pytest_cache
