@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation, Membership
 from feedback.services import install_standard_instruments
+from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -117,11 +118,12 @@ def find_invitation(token: str) -> Invitation | None:
 
     Cross-practice by nature: the link is all the visitor has.
     """
-    return (
-        Invitation.unscoped.select_related("practice", "membership", "membership__user")
-        .filter(token_hash=Invitation.hash_token(token))
-        .first()
-    )
+    with rls_bypass():
+        return (
+            Invitation.unscoped.select_related("practice", "membership", "membership__user")
+            .filter(token_hash=Invitation.hash_token(token))
+            .first()
+        )
 
 
 def account_for_email(email: str):

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Invitation
+from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -49,14 +50,17 @@ def sweep_unsent_invitations() -> int:
     """Re-dispatch open invitations whose send message was lost (worker killed, broker reset)."""
     now = timezone.now()
     # Deliberately cross-practice: the beat job fans out to every practice's invitations.
-    stuck = Invitation.unscoped.filter(
-        sent_at__isnull=True,
-        send_failed_at__isnull=True,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=now,
-        created_at__lt=now - UNSENT_GRACE,
-    ).values_list("practice_id", "pk")[:1000]
+    with rls_bypass():
+        stuck = list(
+            Invitation.unscoped.filter(
+                sent_at__isnull=True,
+                send_failed_at__isnull=True,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=now,
+                created_at__lt=now - UNSENT_GRACE,
+            ).values_list("practice_id", "pk")[:1000]
+        )
     count = 0
     for practice_id, invitation_id in stuck:
         send_invitation.delay(practice_id, invitation_id)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.tasks import TRANSIENT_SMTP_ERRORS, retry_countdown
 from care.models import Notification
 from care.services import notifications
+from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -32,13 +33,14 @@ def sweep_unsent_notifications() -> int:
     """Re-dispatch notification e-mails whose message was lost."""
     cutoff = timezone.now() - UNSENT_GRACE
     # Deliberately cross-practice: the beat job covers every practice.
-    pairs = (
-        Notification.unscoped.filter(
-            emailed_at__isnull=True, read_at__isnull=True, created_at__lt=cutoff
+    with rls_bypass():
+        pairs = list(
+            Notification.unscoped.filter(
+                emailed_at__isnull=True, read_at__isnull=True, created_at__lt=cutoff
+            )
+            .values_list("practice_id", "recipient_id")
+            .distinct()[:1000]
         )
-        .values_list("practice_id", "recipient_id")
-        .distinct()[:1000]
-    )
     for practice_id, recipient_id in pairs:
         send_notification_email.delay(practice_id, recipient_id)
     return len(pairs)

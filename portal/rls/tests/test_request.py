@@ -1,0 +1,54 @@
+"""A request under the app role: the database keeps a forgotten filter from leaking.
+
+The test client runs in the test's transaction, so SET LOCAL ROLE rapport_app makes the whole
+request (middleware, view, templates) run as the application role, as production does.
+"""
+
+import pytest
+from django.db import connection
+
+from portal.rls.db import desired_settings
+from portal.rls.testing import as_app_role
+from portal.tenancy.context import current_practice
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db,
+    pytest.mark.urls("portal.rls.tests.leaky_urls"),
+]
+
+
+def leaked(client, world):
+    response = client.get(world.url("rls-leak/clients/"))
+    assert response.status_code == 200
+    return {practice_id for _, practice_id, _ in response.json()["clients"]}
+
+
+def test_an_unscoped_query_in_a_request_returns_no_other_practices_rows(
+    world_a, world_b, as_member
+):
+    client = as_member(world_a.clinician)
+    # As the owner/superuser (no RLS) the view really does leak: the test can see a leak.
+    assert leaked(client, world_a) == {world_a.practice.pk, world_b.practice.pk}
+    with as_app_role():
+        assert leaked(client, world_a) == {world_a.practice.pk}
+        # And the other way round, for a member of the other practice.
+        other = as_member(world_b.admin)
+        assert leaked(other, world_b) == {world_b.practice.pk}
+    assert current_practice() is None
+    assert desired_settings() == ("", "")
+
+
+def test_the_real_pages_work_under_the_app_role(world_a, world_b, as_member):
+    """Membership lookup (bypass), the practice picker (bypass) and tenant pages (scoped)."""
+    with as_app_role():
+        client = as_member(world_a.clinician)
+        home = client.get(world_a.url())
+        assert home.status_code == 200
+        assert world_a.client.full_name in home.content.decode()
+        assert world_b.client.full_name not in home.content.decode()
+        # Not a member of B: the same 404 as before.
+        assert client.get(world_b.url()).status_code == 404
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == "rapport_app"
