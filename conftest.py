@@ -20,6 +20,8 @@ def _fast_and_local(settings):
     # Argon2 is the production hasher (tested on its own); tests use a fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SITE_URL = "http://testserver"
+    # The link rate limits count across tests in one cache; tests of the limits set their own.
+    settings.RAPPORT_RATE_LIMITS = {k: "100000/1m" for k in settings.RAPPORT_RATE_LIMITS}
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
     yield

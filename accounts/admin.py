@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from accounts import services
 from accounts.models import Membership, User
 from portal.tenancy.admin import CrossPracticeAdmin
 
@@ -18,6 +19,11 @@ class UserAdmin(BaseUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.end_sessions_on_commit(obj)  # deactivated: signed out everywhere
+
 
 @admin.register(Membership)
 class MembershipAdmin(CrossPracticeAdmin):
@@ -29,3 +35,8 @@ class MembershipAdmin(CrossPracticeAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "status" in form.changed_data and obj.status != Membership.Status.ACTIVE and obj.user_id:
+            services.end_sessions_on_commit(obj.user)

@@ -231,7 +231,8 @@ def record_invitation_send_failure(*, invitation_id: int) -> None:
 
 @transaction.atomic
 def deactivate_membership(*, practice: Practice, actor: Membership, membership: Membership):
-    """Access ends at the next request: the middleware admits active memberships only."""
+    """Access ends now: the person's sessions end (everywhere, once this commits), and the
+    middleware admits active memberships only."""
     if membership.pk == actor.pk:
         raise ValidationError("You cannot deactivate yourself.")
     if membership.status == Membership.Status.INACTIVE:
@@ -243,7 +244,20 @@ def deactivate_membership(*, practice: Practice, actor: Membership, membership: 
     Invitation.objects.filter(
         membership=membership, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
+    if membership.user_id is not None:
+        end_sessions_on_commit(membership.user)
     return membership
+
+
+def end_sessions_on_commit(user) -> None:
+    """Sign `user` out of every session once the surrounding transaction has committed.
+
+    All of them, in every practice: sessions are per person, not per membership (the person
+    signs in again to reach the practices they still belong to).
+    """
+    from accounts.sessions import end_all_sessions
+
+    transaction.on_commit(lambda: end_all_sessions(user))
 
 
 @transaction.atomic

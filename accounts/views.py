@@ -8,6 +8,7 @@ from accounts import selectors, services
 from accounts.access import access_staff_member
 from accounts.forms import NewAccountForm, StaffInviteForm
 from accounts.models import Invitation, Membership
+from portal.ratelimit import rate_limited
 from portal.tenancy.access import require_role
 from portal.tenancy.context import practice_scope
 
@@ -98,6 +99,7 @@ def revoke_staff_invitation(request, membership_id):
 # --- Accepting an invitation (no practice in the URL: the link is all the visitor has) -------
 
 
+@rate_limited("accept_invitation")
 @require_http_methods(["GET", "POST"])
 def accept_invitation(request, token):
     invitation = services.find_invitation(token)

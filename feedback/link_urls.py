@@ -4,5 +4,6 @@ link itself names the practice). Included from portal/urls.py."""
 from django.urls import path
 
 from feedback.views.checkins import checkin_link
+from portal.ratelimit import rate_limited
 
-urlpatterns = [path("", checkin_link, name="checkin_link")]
+urlpatterns = [path("", rate_limited("checkin_link")(checkin_link), name="checkin_link")]

@@ -7,6 +7,8 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from accounts.mfa import current_totp_code as totp_code  # noqa: F401 (for tests)
+from accounts.mfa import enroll_totp
 from accounts.models import Invitation, Membership, User
 from care.models import (
     AgendaItem,
@@ -61,14 +63,23 @@ class UserFactory(DjangoModelFactory):
 
 
 class MembershipFactory(UnscopedFactory):
+    """Staff memberships come with an authenticator app (practices require MFA for staff by
+    default); `MembershipFactory(mfa=False)` makes staff who have not set one up."""
+
     class Meta:
         model = Membership
+        skip_postgeneration_save = True
 
     practice = factory.SubFactory(PracticeFactory)
     user = factory.SubFactory(UserFactory)
     email = factory.LazyAttribute(lambda m: m.user.email if m.user else "invited@example.test")
     role = Membership.Role.CLINICIAN
     status = Membership.Status.ACTIVE
+
+    @factory.post_generation
+    def mfa(self, create, extracted, **kwargs):
+        if create and extracted is not False and self.user_id and self.is_staff_role:
+            enroll_totp(self.user)
 
 
 class ClientFactory(UnscopedFactory):

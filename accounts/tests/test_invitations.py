@@ -23,6 +23,8 @@ from accounts.tasks import (
 )
 from portal.tenancy.context import PracticeScopeMissing, practice_scope
 from portal.testing import (
+    enroll_totp,
+    totp_code,
     PASSWORD,
     AssignmentFactory,
     ClientFactory,
@@ -337,14 +339,23 @@ def test_new_person_accepts_by_creating_an_account(
     invitation = Invitation.unscoped.get(membership=membership)
     assert invitation.accepted_at is not None
 
+    # New staff set up two-factor authentication before the first practice page ...
+    first = visitor.get(world_a.url())
+    assert first.status_code == 302
+    assert first["Location"] == "/accounts/2fa/totp/activate/"
+    enroll_totp(user)
     home = visitor.get(world_a.url())
     assert home.status_code == 200
     assert home.wsgi_request.membership.role == Membership.Role.CLINICIAN
     assert f"Welcome to {world_a.practice.name}" in home.content.decode()
 
-    # The verified address lets them sign in with the password later (no verification step).
+    # The verified address lets them sign in with the password later (no verification step),
+    # then their authenticator code.
     visitor.logout()
-    visitor.post("/accounts/login/", {"login": "sam@example.test", "password": NEW_PASSWORD})
+    step = visitor.post("/accounts/login/", {"login": "sam@example.test", "password": NEW_PASSWORD})
+    assert step["Location"] == "/accounts/2fa/authenticate/"
+    assert signed_in_user_id(visitor) is None
+    visitor.post("/accounts/2fa/authenticate/", {"code": totp_code(user)})
     assert signed_in_user_id(visitor) == str(user.pk)
 
 
@@ -411,10 +422,12 @@ def test_existing_account_must_sign_in_then_accept_links_the_same_user(
     assert User.objects.count() == users_before
     assert membership_for(world_a, existing.email).user_id is None
 
-    signed_in = visitor.post(
+    password_step = visitor.post(
         "/accounts/login/",
         {"login": existing.email, "password": PASSWORD, "next": invite_url(token)},
     )
+    assert password_step["Location"] == "/accounts/2fa/authenticate/"  # staff elsewhere: MFA
+    signed_in = visitor.post("/accounts/2fa/authenticate/", {"code": totp_code(existing)})
     assert signed_in.status_code == 302
     assert signed_in["Location"] == invite_url(token)
     confirm = visitor.get(invite_url(token))

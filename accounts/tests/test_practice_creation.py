@@ -5,14 +5,16 @@ import pytest
 from accounts.models import Membership
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
-from portal.testing import UserFactory
+from portal.testing import UserFactory, enroll_totp
 
 URL = "/practices/new/"
 
 
 @pytest.fixture
 def user(db):
-    return UserFactory(first_name="Robin", last_name="Ash")
+    user = UserFactory(first_name="Robin", last_name="Ash")
+    enroll_totp(user)  # new practices require MFA of their staff (see the test below)
+    return user
 
 
 @pytest.fixture
@@ -169,3 +171,17 @@ def test_creating_a_second_practice_keeps_the_first(signed_in, user, world_a):
     assert {m.practice.slug for m in picker.context["memberships"]} == {"alpha", "willow"}
     assert signed_in.get("/p/willow/").wsgi_request.membership.role == Membership.Role.ADMIN
     assert signed_in.get("/p/alpha/").wsgi_request.membership.role == Membership.Role.CLINICIAN
+
+
+def test_a_new_admin_without_mfa_is_sent_to_set_it_up_first(client, db):
+    newcomer = UserFactory()
+    client.force_login(newcomer)
+
+    client.post(URL, {"name": "Willow Therapy", "slug": "willow", "time_zone": "UTC"})
+
+    assert Practice.objects.get(slug="willow").require_staff_mfa is True  # the default
+    home = client.get("/p/willow/")
+    assert home.status_code == 302
+    assert home["Location"] == "/accounts/2fa/totp/activate/"
+    enroll_totp(newcomer)
+    assert client.get("/p/willow/").status_code == 200

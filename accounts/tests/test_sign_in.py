@@ -9,7 +9,13 @@ from django.core import mail
 from django.core.cache import cache
 
 from accounts.models import Membership, User
-from portal.testing import PASSWORD, MembershipFactory, PracticeFactory, UserFactory
+from portal.testing import (
+    PASSWORD,
+    MembershipFactory,
+    PracticeFactory,
+    UserFactory,
+    totp_code,
+)
 
 LOGIN_URL = "/accounts/login/"
 SIGNUP_URL = "/accounts/signup/"
@@ -28,8 +34,16 @@ def signed_in_user_id(client):
     return client.session.get("_auth_user_id")
 
 
+MFA_URL = "/accounts/2fa/authenticate/"
+
+
 def sign_in(client, email, password=PASSWORD, **extra):
-    return client.post(LOGIN_URL, {"login": email, "password": password, **extra})
+    """Password, then (for users with an authenticator app, as staff have) the current code."""
+    response = client.post(LOGIN_URL, {"login": email, "password": password, **extra})
+    if response.status_code == 302 and response["Location"] == MFA_URL:
+        user = User.objects.get(email__iexact=email)
+        response = client.post(MFA_URL, {"code": totp_code(user)})
+    return response
 
 
 # --- Signing in ---------------------------------------------------------------------------------
@@ -52,9 +66,12 @@ def test_sign_in_with_email_and_password_lands_in_the_only_practice(client, worl
 
 
 def test_sign_in_follows_the_whole_redirect_chain(client, world_a):
-    response = client.post(
-        LOGIN_URL, {"login": world_a.admin.user.email, "password": PASSWORD}, follow=True
-    )
+    user = world_a.admin.user
+    password_step = client.post(LOGIN_URL, {"login": user.email, "password": PASSWORD}, follow=True)
+    assert [url for url, _ in password_step.redirect_chain] == [MFA_URL]
+    assert signed_in_user_id(client) is None  # not before the second factor
+
+    response = client.post(MFA_URL, {"code": totp_code(user)}, follow=True)
 
     assert [url for url, _ in response.redirect_chain] == ["/", f"/p/{world_a.practice.slug}/"]
     assert response.status_code == 200

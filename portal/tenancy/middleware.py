@@ -1,7 +1,10 @@
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
+from django.shortcuts import redirect
 from django.utils import timezone
 
+from accounts import mfa
 from portal.tenancy.context import enter_practice_scope, exit_practice_scope
 from portal.tenancy.selectors import active_membership_for
 
@@ -11,7 +14,8 @@ class PracticeMiddleware:
 
     Sets request.practice, request.membership, the practice scope and the practice's time zone
     for the rest of the request. Anyone who is not an active member gets the same 404 as for a
-    practice that does not exist.
+    practice that does not exist. Staff of a practice that requires MFA, without a second
+    factor, are sent to set one up first (accounts.mfa).
     """
 
     def __init__(self, get_response):
@@ -38,6 +42,14 @@ class PracticeMiddleware:
         membership = active_membership_for(user=request.user, practice_slug=slug)
         if membership is None:
             raise Http404("No such practice.")
+        if mfa.must_enroll(membership):
+            # Checked after the membership, so a non-member still gets the uniform 404.
+            messages.warning(
+                request,
+                f"{membership.practice.name} asks staff to use two-factor authentication. "
+                "Set up an authenticator app to continue.",
+            )
+            return redirect("mfa_activate_totp")
         request.practice = membership.practice
         request.membership = membership
         request._practice_scope_token = enter_practice_scope(membership.practice)

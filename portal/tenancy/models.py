@@ -18,6 +18,10 @@ class Practice(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     is_active = models.BooleanField(default=True)
+    # Staff (admins and clinicians) must set up a second factor before any practice page.
+    require_staff_mfa = models.BooleanField(
+        "require two-factor authentication for staff", default=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

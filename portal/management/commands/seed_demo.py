@@ -1,11 +1,15 @@
 """Demo practices for trying Rapport: `python manage.py seed_demo` (safe to run again)."""
 
+import base64
+
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from accounts.mfa import enroll_totp
 from accounts.models import Membership, User
 from care.models import CaseloadAssignment, Client
 from feedback.services import install_standard_instruments
@@ -41,6 +45,13 @@ PRACTICES = {
         ],
     },
 }
+
+
+def demo_totp_secret(email: str) -> str:
+    """A TOTP secret fixed per installation and address (derived from SECRET_KEY): the demo
+    staff can add it to a real authenticator app once and keep using it after a re-seed."""
+    digest = salted_hmac("rapport.demo-totp", email, algorithm="sha256").digest()
+    return base64.b32encode(digest[:20]).decode()
 
 
 def demo_user(email: str, first_name: str, last_name: str) -> User:
@@ -89,6 +100,10 @@ class Command(BaseCommand):
                 seed_care(practice)
             self.stdout.write(f"{practice.name}: /p/{slug}/")
         self.stdout.write(f"Every demo user's password is {PASSWORD!r}.")
+        self.stdout.write(
+            "Staff sign in with a second factor: `python manage.py demo_totp <e-mail>` prints "
+            "the current code."
+        )
 
     def seed_practice(self, practice, slug, spec):
         staff = {}
@@ -99,6 +114,9 @@ class Command(BaseCommand):
         ]:
             user = demo_user(f"{key}@{slug}.test", *spec[key])
             staff[key] = demo_membership(practice, user, role)
+            # Staff must use MFA: the demo staff have an authenticator app already, whose code
+            # `python manage.py demo_totp <e-mail>` prints (see README, "Demo logins").
+            enroll_totp(user, demo_totp_secret(user.email))
         for number, (first, last) in enumerate(spec["clients"], start=1):
             user = demo_user(f"client{number}@{slug}.test", first, last)
             membership = demo_membership(practice, user, Membership.Role.CLIENT)

@@ -1,0 +1,56 @@
+"""MFA policy: which memberships must have a second factor, and whether a user has one.
+
+A second factor is an active TOTP app or a WebAuthn key/passkey. Recovery codes alone do not
+count: they are the fallback for a lost factor, not a factor of their own.
+"""
+
+import time
+
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+)
+from allauth.mfa.utils import decrypt
+
+SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def has_second_factor(user) -> bool:
+    if not user.is_authenticated:
+        return False
+    return Authenticator.objects.filter(user_id=user.pk, type__in=SECOND_FACTORS).exists()
+
+
+def must_enroll(membership) -> bool:
+    """True when this membership may not see practice pages until its user sets up MFA."""
+    return (
+        membership.is_staff_role
+        and membership.practice.require_staff_mfa
+        and not has_second_factor(membership.user)
+    )
+
+
+def enroll_totp(user, secret: str | None = None) -> str:
+    """Give `user` an authenticator app (TOTP) without the setup page; returns the secret.
+
+    For the demo seed and tests only: real users set one up at /accounts/2fa/, which also
+    shows them recovery codes. Idempotent: a user who has one keeps it.
+    """
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if existing is not None:
+        return decrypt(existing.data["secret"])
+    secret = secret or generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def current_totp_code(user, at: float | None = None) -> str:
+    """The code `user`'s authenticator app shows now (or at Unix time `at`)."""
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    secret = decrypt(authenticator.data["secret"])
+    counter = int(time.time() if at is None else at) // mfa_settings.TOTP_PERIOD
+    return format_hotp_value(hotp_value(secret, counter))
