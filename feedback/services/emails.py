@@ -11,9 +11,11 @@ over. E-mails carry no clinical content: the practice's name, the link and when 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.core.mail import EmailMessage
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,6 +35,25 @@ SENT = "sent"
 SKIPPED = "skipped"
 WAITING = "waiting"  # quiet hours: the sweeper sends it when they end
 NOTHING = "nothing"  # sent, failed or skipped already (a redelivered or duplicate task)
+
+
+class SentNotRecorded(Exception):
+    """The mail server took the e-mail, but the database went away before it was marked sent
+    (the commit failed). The task must record it (record_sent) once the database is back,
+    rather than let the sweeper send it again."""
+
+    def __init__(self, *, email_id: int, sent_at: datetime):
+        super().__init__(email_id)
+        self.email_id, self.sent_at = email_id, sent_at
+
+
+def message_id(email: CheckinEmail) -> str:
+    """A Message-ID derived from the idempotency key (the row), the same on every attempt:
+    in the one case where the e-mail can go out twice (the sender dies between the server's
+    "250" and our commit), mail clients and servers that de-duplicate by Message-ID show it
+    once. Nothing in it identifies a person."""
+    domain = urlsplit(settings.SITE_URL).hostname or "rapport.invalid"
+    return f"<checkin-email-{email.practice_id}-{email.pk}@{domain}>"
 
 
 def checkin_link(invitation: CheckinInvitation) -> str:
@@ -113,8 +134,19 @@ def send_checkin_email(*, email_id: int, now: datetime | None = None) -> str:
     """Send one check-in e-mail at most once (see the module docstring); what happened.
 
     SMTP errors propagate (nothing is marked): the task retries transient ones and records
-    permanent ones with record_email_failure.
+    permanent ones with record_email_failure. Database errors propagate too, except after the
+    mail server has taken the e-mail: then SentNotRecorded says so.
     """
+    sent = []
+    try:
+        return _send_locked(email_id=email_id, now=now, sent=sent)
+    except DatabaseError as error:
+        if not sent:
+            raise  # nothing went out: the task may simply try again
+        raise SentNotRecorded(email_id=email_id, sent_at=sent[0]) from error
+
+
+def _send_locked(*, email_id: int, now: datetime | None, sent: list) -> str:
     with transaction.atomic():
         email = CheckinEmail.objects.select_for_update().filter(pk=email_id).first()
         if email is None or email.status != CheckinEmail.Status.PENDING:
@@ -152,12 +184,13 @@ def send_checkin_email(*, email_id: int, now: datetime | None = None) -> str:
         )
         with timezone.override(tz):  # dates in the e-mail in the practice's time zone
             message = render_to_string("feedback/email/checkin.txt", context)
-        send_mail(
+        EmailMessage(
             subject=subject,
-            message=message,
-            from_email=None,
-            recipient_list=[invitation.client.membership.email],
-        )
+            body=message,
+            to=[invitation.client.membership.email],
+            headers={"Message-ID": message_id(email)},
+        ).send()
+        sent.append(now)
         email.status, email.sent_at = CheckinEmail.Status.SENT, now
         email.attempts += 1
         email.last_attempt_at = now
@@ -169,6 +202,17 @@ def note_failed_attempt(*, email_id: int) -> None:
     """A transient failure: count it, and keep the sweeper off while the retry waits."""
     CheckinEmail.objects.filter(pk=email_id, status=CheckinEmail.Status.PENDING).update(
         attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
+
+
+def record_sent(*, email_id: int, sent_at: datetime) -> bool:
+    """Mark an e-mail sent that the mail server took before the database went away
+    (SentNotRecorded). False when it was no longer pending."""
+    return bool(
+        CheckinEmail.objects.filter(pk=email_id, status=CheckinEmail.Status.PENDING).update(
+            status=CheckinEmail.Status.SENT, sent_at=sent_at, attempts=F("attempts") + 1,
+            last_attempt_at=sent_at,
+        )
     )
 
 
