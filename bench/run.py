@@ -656,6 +656,8 @@ def main(argv=None) -> None:
             state = seed.seed(scale)
         results["scales"][name] = measure(state, args)
         results["scales"][name]["load_average"] = list(os.getloadavg())
+        results["machine"]["load_average_at_end"] = list(os.getloadavg())
+        report.write(results, Path(args.out))  # after each scale: a long run keeps what it has
     results["machine"]["load_average_at_end"] = list(os.getloadavg())
     report.write(results, Path(args.out))
     log(f"wrote {args.out}.md and {args.out}.json")
