@@ -219,6 +219,36 @@ def complete_totp_setup_if_asked(page, totp_secret: str | None = None, *, name: 
     return secret
 
 
+def nav(page, name: str) -> None:
+    """Follow a link in the main navigation (on a phone the header wraps; it stays reachable).
+    Not an exact name: "Home" may carry a "2 new" badge."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+    page.wait_for_load_state("load")
+
+
+def expect_message(page, text: str) -> None:
+    """The confirmation a form shows once it saved (Django messages, role=status)."""
+    messages = page.locator(".messages")
+    messages.wait_for()
+    assert text in messages.inner_text(), messages.inner_text()
+
+
+# Session check-in answers a journey gives (all 8 core items, 0-10).
+CHECKIN_ANSWERS = {"heard": 9, "my-goals": 8, "approach": 9, "pace": 7, "cared": 10,
+                   "challenged": 8, "say": 9, "overall": 9}
+
+
+def answer_checkin(page, answers: dict = CHECKIN_ANSWERS, *, rupture="no", text="") -> None:
+    """Fill in the session check-in by clicking its answers, send it, wait for the thanks."""
+    for key, value in answers.items():
+        page.check(f"input[name='a-{key}'][value='{value}']")
+    page.check(f"input[name='a-rupture'][value='{rupture}']")
+    if text:
+        page.fill("textarea[name='a-do-differently']", text)
+    page.get_by_role("button", name="Send my answers").click()
+    page.wait_for_selector("h1:has-text('Thank you')")
+
+
 def link_in(message, base_url: str) -> str:
     """The first link to this site in an e-mail."""
     match = re.search(re.escape(base_url) + r"/\S+", message.body)

@@ -36,6 +36,8 @@ def new_page(browser, request):
     """new_page(): a page in its own context, so two people can use the site side by side.
     On failure each page is photographed as test-artifacts/screenshots/FAILED-<test>-<n>.png."""
     pages = []
+    for old in bt.SCREENSHOTS.glob(f"FAILED-{request.node.name}-*.png"):
+        old.unlink()
 
     def make(viewport=bt.DESKTOP):
         context = browser.new_context(viewport=viewport, locale="en-GB")
