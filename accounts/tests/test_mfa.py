@@ -222,3 +222,20 @@ def test_demo_totp_explains_a_user_without_an_app(settings, world_a):
     with pytest.raises(CommandError, match="no authenticator app"):
         call_command("demo_totp", world_a.client.membership.user.email)
     assert Membership.Role.CLIENT == world_a.client.membership.role
+
+
+def test_adding_a_security_key_page_works_under_the_csp(world_a):
+    """WebAuthn (security keys, passkeys) as a second factor: the page loads its scripts from
+    our origin only, so the CSP allows it (the browser ceremony itself is for a real browser)."""
+    user = world_a.client.membership.user  # anyone may add one; staff need one of the two
+    http = HttpClient()
+    http.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+
+    page = http.get("/accounts/2fa/webauthn/add/")
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "mfa/js/webauthn.js" in body
+    for tag in body.split("<script")[1:]:
+        opening = tag.split(">", 1)[0]
+        assert "src=" in opening or 'type="application/json"' in opening, opening

@@ -12,7 +12,7 @@ class CrossPracticeAdmin(admin.ModelAdmin):
 
 @admin.register(Practice)
 class PracticeAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "time_zone", "is_active", "created_at"]
-    list_filter = ["is_active"]
+    list_display = ["name", "slug", "time_zone", "is_active", "require_staff_mfa", "created_at"]
+    list_filter = ["is_active", "require_staff_mfa"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
