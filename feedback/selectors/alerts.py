@@ -1,46 +1,12 @@
-"""Reads for alerts: the caseload's attention order, the home banner, the client page panel.
+"""Reads for alerts: the home banner and the client page panel (the caseload's order is in
+feedback.selectors.caseload).
 Every function runs a fixed number of queries, whatever the number of clients or alerts."""
-
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 
 from accounts.models import Membership
 from care.models import CaseloadAssignment, Client
 from feedback.models import Alert
 
-# The caseload's order: what needs attention first (DESIGN.md, "Clinician").
-SAFETY_OPEN, RUPTURE_OPEN, RUPTURE_ACKNOWLEDGED, NOTHING = 0, 1, 2, 3
-
 CLOSED_SHOWN = 10
-
-
-def _alerts_of_client(**filters):
-    return Alert.objects.filter(client=OuterRef("pk"), **filters)
-
-
-def order_by_attention(clients: QuerySet) -> QuerySet:
-    """`clients` annotated with `attention` (SAFETY_OPEN … NOTHING) and ordered by it, then
-    by name: open safety alerts first, then ruptures waiting to be acknowledged, then ruptures
-    waiting for repair. Adds no query of its own (two EXISTS subqueries)."""
-    return clients.annotate(
-        attention=Case(
-            When(
-                Exists(_alerts_of_client(kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)),
-                then=Value(SAFETY_OPEN),
-            ),
-            When(
-                Exists(_alerts_of_client(kind=Alert.Kind.RUPTURE, status=Alert.Status.OPEN)),
-                then=Value(RUPTURE_OPEN),
-            ),
-            When(
-                Exists(
-                    _alerts_of_client(kind=Alert.Kind.RUPTURE, status=Alert.Status.ACKNOWLEDGED)
-                ),
-                then=Value(RUPTURE_ACKNOWLEDGED),
-            ),
-            default=Value(NOTHING),
-            output_field=IntegerField(),
-        )
-    ).order_by("attention", "last_name", "first_name", "id")
 
 
 def attention_for(membership: Membership) -> list[Alert]:

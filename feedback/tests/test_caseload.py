@@ -1,0 +1,148 @@
+"""The clinician's caseload: ordered by what needs attention, each row's facts, filter and
+search, and a constant number of queries for 10 and 500 clients."""
+
+import re
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from care.models import CareRequest, Client, TherapySession, TreatmentPlan
+from feedback.models import Alert
+from feedback.selectors import caseload
+from feedback.services import alerts as alert_services
+from feedback.testing import make_checkin
+from feedback.tests.alerts_support import Answering, with_instruments
+from portal.testing import (
+    AssignmentFactory,
+    CareRequestFactory,
+    ClientFactory,
+    TherapySessionFactory,
+    make_plan,
+)
+
+
+def add_client(world, name):
+    client = ClientFactory(practice=world.practice, first_name=name, last_name="Test")
+    AssignmentFactory(practice=world.practice, client=client, clinician=world.clinician)
+    return client
+
+
+def order_on_page(page):
+    return re.findall(r'class="card-title">(\w+) Test', page)
+
+
+def test_the_caseload_puts_what_needs_attention_first(world_a, as_member):
+    w = with_instruments(world_a)
+    now = timezone.now()
+    c = {name: add_client(w, name) for name in
+         ("Quiet", "Safety", "Rupture", "Falling", "Repair", "Overdue", "Review", "Asks")}
+    Answering(w, client=c["Safety"]).phq9(12, item9=1)
+    Answering(w, client=c["Rupture"]).alliance(7)
+    falling = Answering(w, client=c["Falling"])
+    for nines in (0, 1, 2):  # 10, 9.875, 9.75: down three times, no rupture rule hit
+        falling.alliance([9] * nines + [10] * (8 - nines))
+    Answering(w, client=c["Repair"]).alliance(7)
+    with w.scope():
+        alert_services.acknowledge_alert(
+            practice=w.practice, actor=w.clinician,
+            alert=Alert.objects.get(client=c["Repair"]), note="Talk about it.",
+        )
+        make_checkin(practice=w.practice, client=c["Overdue"], due_at=now - timedelta(days=2),
+                     expires_in=timedelta(days=4))
+        plan = make_plan(practice=w.practice, client=c["Review"], clinician=w.clinician)
+        TreatmentPlan.objects.filter(pk=plan.plan.pk).update(review_date=timezone.localdate() - timedelta(days=1))
+        CareRequestFactory(practice=w.practice, client=c["Asks"], kind=CareRequest.Kind.SLOWER)
+    page = as_member(w.clinician).get(w.url()).content.decode()
+    order = order_on_page(page)
+    assert order[:7] == ["Safety", "Rupture", "Falling", "Repair", "Overdue", "Review", "Asks"]
+    assert "Quiet" in order[7:]
+    assert "Alliance falling" in page and "Plan review due" in page and "Waiting for your reply" in page
+
+
+def test_a_row_shows_sessions_sparkline_outcome_and_pending_items(world_a, as_member):
+    w = with_instruments(world_a)
+    client = add_client(w, "Row")
+    now = timezone.now()
+    answering = Answering(w, client=client, start=now - timedelta(days=40))
+    for value in (9, 10, 9, 10, 10, 9, 10, 10, 9, 10, 10, 9):  # twelve: the sparkline shows 10
+        answering.alliance(value)
+    answering.phq9(14)
+    answering.phq9(9)
+    with w.scope():
+        TherapySessionFactory(practice=w.practice, client=client, clinician=w.clinician,
+                              starts_at=now - timedelta(days=3), status=TherapySession.Status.ATTENDED)
+        TherapySessionFactory(practice=w.practice, client=client, clinician=w.clinician,
+                              starts_at=now + timedelta(days=4))
+        CareRequestFactory(practice=w.practice, client=client)
+    with w.scope():
+        rows = caseload.caseload_rows(w.clinician)
+    row = next(r for r in rows if r.client == client)
+    assert row.alliance == [9, 10, 10, 9, 10, 10, 9, 10, 10, 9]  # the last ten, oldest first
+    assert row.last_index == 9
+    phq = row.outcomes[0]
+    assert (phq.instrument, phq.score, phq.previous, phq.direction) == ("PHQ-9", 9, 14, "better")
+    assert row.client.last_session is not None and row.client.next_session > now
+    assert row.pending["requests"] == 1
+    page = as_member(w.clinician).get(w.url()).content.decode()
+    assert 'aria-label="Alliance index, last 10 check-ins, oldest first:' in page
+    assert "better than before (14)" in page and "1 request" in page
+    assert 'style="' not in page
+
+
+def test_filter_and_search(world_a, as_member):
+    w = with_instruments(world_a)
+    a, b = add_client(w, "Alma"), add_client(w, "Boris")
+    Answering(w, client=b).alliance(7)
+    web = as_member(w.clinician)
+    assert order_on_page(web.get(w.url("?need=rupture")).content.decode()) == ["Boris"]
+    attention = order_on_page(web.get(w.url("?need=attention")).content.decode())
+    assert attention == ["Boris"]
+    assert order_on_page(web.get(w.url("?q=alm")).content.decode()) == ["Alma"]
+    page = web.get(w.url("?q=nobody")).content.decode()
+    assert "No client matches" in page
+    # An unknown filter shows everyone rather than an error.
+    assert len(order_on_page(web.get(w.url("?need=bogus")).content.decode())) == 2
+
+
+def _add_clients(world, n):
+    """n clients on the clinician's caseload, written in bulk, with a check-in for some."""
+    with world.scope():
+        start = Client.objects.count()
+        clients = [ClientFactory.build(practice=world.practice, first_name=f"Bulk{start + i}", last_name="Test")
+                   for i in range(n)]
+        from accounts.models import Membership
+        for client in clients:
+            client.membership = Membership.objects.create(
+                practice=world.practice, email=f"bulk{start}-{client.first_name}@example.test",
+                role=Membership.Role.CLIENT,
+            )
+        Client.objects.bulk_create(clients)
+        from care.models import CaseloadAssignment
+        CaseloadAssignment.objects.bulk_create(
+            CaseloadAssignment(practice=world.practice, client=client, clinician=world.clinician)
+            for client in clients
+        )
+    for client in clients[:: max(1, n // 10)]:
+        Answering(world, client=client).alliance(7)
+        Answering(world, client=client).phq9(10)
+
+
+def test_caseload_queries_are_the_same_for_10_and_500_clients(world_a, as_member):
+    w = with_instruments(world_a)
+    web = as_member(w.clinician)
+    web.get(w.url())  # the session's first request does one-off work of its own
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            response = web.get(w.url())
+        assert response.status_code == 200
+        return len(ctx.captured_queries), response.content.decode().count("caseload-row")
+
+    _add_clients(w, 8)
+    few, rows_few = count()
+    _add_clients(w, 490)
+    many, rows_many = count()
+    assert rows_few == 10 and rows_many == 500
+    assert many == few
