@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership
+from portal.audit.models import AuditEvent
+from portal.audit.services import record_event
 from feedback.services import install_standard_instruments
 from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
@@ -73,6 +75,10 @@ def issue_invitation(*, practice: Practice, actor: Membership | None, membership
         )
         invitation.assign_new_token()
         invitation.save()
+        record_event(
+            practice=practice, actor=actor, action=AuditEvent.Action.INVITATION_SENT,
+            target=invitation, detail={"membership": membership.pk, "role": membership.role},
+        )
         send_invitation.delay_on_commit(practice.pk, invitation.pk)
     return invitation
 
@@ -90,6 +96,9 @@ def invite_staff(*, practice: Practice, actor: Membership, email: str, role: str
             raise ValidationError({"email": "This address belongs to a client of the practice."})
         if membership.status == Membership.Status.ACTIVE:
             raise ValidationError({"email": "This person is already a member of the practice."})
+        if membership.role != role:
+            record_event(practice=practice, actor=actor, action=AuditEvent.Action.ROLE_CHANGE,
+                         target=membership, detail={"from": membership.role, "to": role})
         membership.role = role
         membership.status = Membership.Status.INVITED
         membership.status_changed_at = timezone.now()
@@ -155,6 +164,9 @@ def accept_invitation(*, invitation: Invitation, user) -> Membership:
     membership.save(update_fields=["user", "status", "status_changed_at"])
     invitation.accepted_at = now
     invitation.save(update_fields=["accepted_at"])
+    record_event(practice=invitation.practice, actor=user,
+                 action=AuditEvent.Action.INVITATION_ACCEPTED, target=invitation,
+                 detail={"membership": membership.pk, "role": membership.role})
     return membership
 
 
@@ -244,6 +256,8 @@ def deactivate_membership(*, practice: Practice, actor: Membership, membership: 
     Invitation.objects.filter(
         membership=membership, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=now)
+    record_event(practice=practice, actor=actor, action=AuditEvent.Action.MEMBERSHIP_DEACTIVATED,
+                 target=membership, detail={"role": membership.role})
     if membership.user_id is not None:
         end_sessions_on_commit(membership.user)
     return membership
@@ -271,4 +285,6 @@ def reactivate_membership(*, practice: Practice, actor: Membership, membership: 
     membership.status = Membership.Status.ACTIVE
     membership.status_changed_at = timezone.now()
     membership.save(update_fields=["status", "status_changed_at"])
+    record_event(practice=practice, actor=actor, action=AuditEvent.Action.MEMBERSHIP_REACTIVATED,
+                 target=membership, detail={"role": membership.role})
     return membership

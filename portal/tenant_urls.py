@@ -10,4 +10,5 @@ urlpatterns = [
     path("clients/", include("care.urls")),
     path("my/", include("care.my_urls")),
     path("", include("feedback.urls")),  # instruments/ and checkins/
+    path("audit/", include("portal.audit.urls")),  # the audit log, admins only
 ]

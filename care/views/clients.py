@@ -11,6 +11,8 @@ from care.services import clients as services
 from care.access import access_care_team_member, access_client
 from care.forms.clients import AssignForm, ClientForm, TransferForm
 from care.views import sessions as session_views
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event
 from portal.tenancy.access import require_role
 
 ADMIN, CLINICIAN = Membership.Role.ADMIN, Membership.Role.CLINICIAN
@@ -56,6 +58,7 @@ def client_new(request):
 @require_role(ADMIN, CLINICIAN)
 def client_detail(request, client_id):
     client = access_client(request.membership, client_id)
+    record_request_event(request, Audit.VIEW_CLIENT, target=client)
     team = [a.clinician for a in selectors.client_detail(client.pk).open_assignments]
     context = {
         "client": client,

@@ -38,6 +38,8 @@ from care.models import TreatmentPlan
 from care.selectors import plans as selectors
 from care.services import plans as services
 from care.services.notifications import mark_read
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event, record_staff_event
 
 CLIENT = Membership.Role.CLIENT
 
@@ -141,9 +143,11 @@ def _edit(
             except ValidationError as error:
                 _add_errors(form, error)
             else:
+                record_request_event(request, Audit.CHANGE_PLAN, target=plan)
                 messages.success(request, done)
                 return redirect(plan_url(request, client, anchor=anchor))
     else:
+        record_request_event(request, Audit.VIEW_PLAN, target=plan)
         form = form_class(initial={"version": plan.version, **initial}, **form_kwargs)
     return _form_page(
         request,
@@ -176,6 +180,9 @@ def _remove(request, client, remove, *, done, anchor=""):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        record_request_event(
+            request, Audit.CHANGE_PLAN, target=client, detail={"change": "removed"}
+        )
         messages.success(request, done)
     return _back(request, client, anchor)
 
@@ -203,6 +210,7 @@ def plan_page(request, client_id=None):
     viewer = request.membership
     page = selectors.plan_page(client=client, viewer=viewer)
     mark_read(recipient=viewer, client=client, area="plan")
+    record_staff_event(request, Audit.VIEW_PLAN, target=page.plan or client)
     context = {
         "client": client,
         "page": page,
@@ -222,6 +230,7 @@ def plan_page(request, client_id=None):
 @require_GET
 def plan_history(request, client_id=None):
     client, plan = _shared_plan(request, client_id)
+    record_staff_event(request, Audit.VIEW_PLAN, target=plan, detail={"page": "history"})
     context = {
         "client": client,
         "plan": plan,
@@ -243,6 +252,9 @@ def plan_start(request, client_id):
     except ValidationError as error:
         messages.info(request, " ".join(error.messages))
     else:
+        record_request_event(
+            request, Audit.CHANGE_PLAN, target=client, detail={"change": "started"}
+        )
         messages.success(
             request,
             "A draft plan was started. Only the care team can see it until you share it.",
@@ -270,6 +282,7 @@ def plan_share(request, client_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        record_request_event(request, Audit.CHANGE_PLAN, target=plan, detail={"change": "shared"})
         if was_draft:
             messages.success(request, f"The plan is now shared with {client.first_name}.")
     return _back(request, client)
@@ -283,6 +296,7 @@ def plan_close(request, client_id):
         messages.error(request, "Tick the box to confirm. Nothing was changed.")
         return _back(request, client, "close")
     services.close_plan(**_service_kwargs(request), plan=plan)
+    record_request_event(request, Audit.CHANGE_PLAN, target=plan, detail={"change": "closed"})
     messages.success(request, "The plan is closed. You can start a new one when you're ready.")
     return _back(request, client)
 
@@ -603,6 +617,9 @@ def proposal_accept(request, client_id, proposal_id):
         except ValidationError as error:
             _add_errors(form, error)
         else:
+            record_request_event(
+                request, Audit.CHANGE_PLAN, target=proposal, detail={"change": "accepted"}
+            )
             messages.success(request, "Accepted and added to the plan.")
             return _back(request, client, "suggestions")
     return _form_page(
@@ -631,6 +648,9 @@ def proposal_decline(request, client_id, proposal_id):
         except ValidationError as error:
             _add_errors(form, error)
         else:
+            record_request_event(
+                request, Audit.CHANGE_PLAN, target=proposal, detail={"change": "declined"}
+            )
             messages.success(request, "Declined. The client can read your reason.")
             return _back(request, client, "suggestions")
     return _form_page(
@@ -659,6 +679,9 @@ def _comment(request, client, plan, goal=None):
         except ValidationError as error:
             _add_errors(form, error)
         else:
+            record_staff_event(
+                request, Audit.CHANGE_PLAN, target=plan, detail={"change": "comment"}
+            )
             messages.success(request, "Your comment was added.")
             return _back(request, client, anchor)
     title = "Comment on a goal" if goal else "Comment on the plan"
@@ -697,6 +720,7 @@ def goal_rate(request, client_id=None, goal_id=None):
         except ValidationError as error:
             _add_errors(form, error)
         else:
+            record_staff_event(request, Audit.CHANGE_PLAN, target=goal, detail={"change": "rating"})
             messages.success(request, "Thank you. Your rating was saved.")
             return _back(request, client, f"goal-{goal.pk}")
     return _form_page(
@@ -729,6 +753,7 @@ def plan_sign(request, client_id=None):
                 return _back(request, client, "agreement")
             _add_errors(form, error)
         else:
+            record_staff_event(request, Audit.CHANGE_PLAN, target=plan, detail={"change": "signed"})
             messages.success(request, "Thank you. Your agreement to this version was recorded.")
             return _back(request, client, "agreement")
     return _form_page(

@@ -21,6 +21,8 @@ from care.selectors import sessions as selectors
 from care.services import requests as services
 from care.services.notifications import mark_read
 from care.views.sessions import add_service_error, is_staff, page_url
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event, record_staff_event
 
 
 def _respond_prefix(care_request) -> str:
@@ -57,6 +59,7 @@ def _render_requests(request, client, *, request_form=None, respond_forms=None, 
 @require_GET
 def requests_page(request, client_id=None):
     client = client_in_view(request, client_id)
+    record_staff_event(request, Audit.VIEW_CARE_RECORD, target=client, detail={"page": "requests"})
     return _render_requests(request, client)
 
 
@@ -120,6 +123,9 @@ def request_respond(request, client_id, request_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(
+                request, Audit.CHANGE_CARE_RECORD, target=care_request, detail={"change": "reply"}
+            )
             messages.success(
                 request, "Your reply was sent. The client can read it in their portal."
             )
@@ -156,6 +162,7 @@ def _render_ending(request, client, *, plan_form=None, comment_form=None, status
 @require_GET
 def ending_page(request, client_id=None):
     client = client_in_view(request, client_id)
+    record_staff_event(request, Audit.VIEW_CARE_RECORD, target=client, detail={"page": "ending"})
     return _render_ending(request, client)
 
 
@@ -174,6 +181,9 @@ def ending_open(request, client_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(
+                request, Audit.CHANGE_CARE_RECORD, target=client, detail={"change": "ending_opened"}
+            )
             messages.success(
                 request, "The ending plan is open. The client can read it and comment."
             )
@@ -194,6 +204,7 @@ def ending_update(request, client_id, termination_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(request, Audit.CHANGE_CARE_RECORD, target=plan)
             messages.success(request, "The ending plan is saved.")
             return redirect(page_url(request, "ending", client))
     if plan.status != TerminationPlan.Status.OPEN:
@@ -220,6 +231,9 @@ def ending_close(request, client_id, termination_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        record_request_event(
+            request, Audit.CHANGE_CARE_RECORD, target=plan, detail={"change": "closed"}
+        )
         messages.success(request, f"The ending plan is marked {plan.get_status_display().lower()}.")
     return redirect(page_url(request, "ending", client))
 
@@ -240,6 +254,9 @@ def ending_comment(request, termination_id, client_id=None):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_staff_event(
+                request, Audit.CHANGE_CARE_RECORD, target=plan, detail={"change": "comment"}
+            )
             messages.success(request, "Your comment is added.")
             return redirect(page_url(request, "ending", client) + "#comments-heading")
     return _render_ending(request, client, comment_form=form, status=400)

@@ -18,6 +18,8 @@ from care.selectors import sessions as selectors
 from care.selectors.clients import care_team
 from care.services import sessions as services
 from care.services.notifications import mark_read
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event, record_staff_event
 
 
 def is_staff(request) -> bool:
@@ -94,6 +96,7 @@ def _render_sessions(request, client, *, session_form=None, agenda_form=None, st
 @require_GET
 def sessions_page(request, client_id=None):
     client = client_in_view(request, client_id)
+    record_staff_event(request, Audit.VIEW_CARE_RECORD, target=client, detail={"page": "sessions"})
     return _render_sessions(request, client)
 
 
@@ -112,6 +115,7 @@ def session_new(request, client_id):
         except ValidationError as error:
             add_service_error(form, error, {"starts_at": "date"})
         else:
+            record_request_event(request, Audit.CHANGE_CARE_RECORD, target=session)
             messages.success(request, f"The session on {when(session)} is saved.")
             return redirect(page_url(request, "sessions", client))
     return _render_sessions(request, client, session_form=form, status=400)
@@ -121,6 +125,8 @@ def session_new(request, client_id):
 def session_edit(request, client_id, session_id):
     client = client_in_view(request, client_id)
     session = access_session(client, session_id)
+    if request.method == "GET":
+        record_request_event(request, Audit.VIEW_CARE_RECORD, target=session)
     form = _session_form(request, client, request.POST or None, session=session)
     if request.method == "POST" and form.is_valid():
         try:
@@ -133,6 +139,7 @@ def session_edit(request, client_id, session_id):
         except ValidationError as error:
             add_service_error(form, error, {"starts_at": "date"})
         else:
+            record_request_event(request, Audit.CHANGE_CARE_RECORD, target=session)
             messages.success(request, f"The session on {when(session)} is updated.")
             return redirect(page_url(request, "sessions", client))
     status = 400 if request.method == "POST" else 200
@@ -174,6 +181,9 @@ def session_status(request, client_id, session_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages) + " Nothing was changed.")
     else:
+        record_request_event(
+            request, Audit.CHANGE_CARE_RECORD, target=session, detail={"change": "status"}
+        )
         messages.success(
             request,
             f"The session on {when(session)} is now marked {session.get_status_display().lower()}.",
@@ -249,6 +259,9 @@ def agenda_handle(request, client_id, item_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        record_request_event(
+            request, Audit.CHANGE_CARE_RECORD, target=item, detail={"change": "handled"}
+        )
         if item.status == item.Status.ADDRESSED:
             messages.success(request, "Marked as talked about.")
         elif item.session is not None:

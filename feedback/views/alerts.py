@@ -23,6 +23,8 @@ from feedback.models import Alert, CheckinResponse
 from feedback.selectors.alerts import access_alert
 from feedback.services import alerts as services
 from feedback.services.responses import mark_entered_in_error
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event
 from portal.tenancy.access import require_role
 
 staff_only = require_role(Membership.Role.ADMIN, Membership.Role.CLINICIAN)
@@ -57,6 +59,8 @@ def _alert_action(request, client_id, alert_id, action):
     form_class, service, field, statuses, kinds, title, done = ACTIONS[action]
     if alert.status not in statuses or (kinds and alert.kind not in kinds):
         raise Http404
+    if request.method == "GET":
+        record_request_event(request, Audit.VIEW_ALERT, target=alert)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,6 +71,9 @@ def _alert_action(request, client_id, alert_id, action):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(
+                request, Audit.CHANGE_ALERT, target=alert, detail={"action": action}
+            )
             messages.success(request, done)
             return _client_page(request, client)
     return render(
@@ -106,6 +113,8 @@ def response_error(request, client_id, response_id):
     )
     if response is None:
         raise Http404
+    if request.method == "GET":
+        record_request_event(request, Audit.VIEW_CHECKINS, target=response)
     form = EnteredInErrorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -116,6 +125,7 @@ def response_error(request, client_id, response_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(request, Audit.CHANGE_CHECKINS, target=response)
             messages.success(
                 request, "The check-in is marked as entered in error. It is kept, but no longer counts."
             )

@@ -22,6 +22,8 @@ from feedback.selectors import checkins as selectors
 from feedback.selectors import version_items
 from feedback.services import checkins as services
 from feedback.services.plans import checkin_preferences
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event
 from portal.tenancy.access import require_role
 from portal.tenancy.context import practice_scope
 
@@ -172,6 +174,7 @@ def checkin_now(request, client_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(request, Audit.CHANGE_CHECKINS, target=invitation)
             return redirect(
                 "feedback:checkin_qr", practice_slug=request.practice.slug,
                 client_id=client.pk, checkin_id=invitation.pk,

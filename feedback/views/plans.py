@@ -20,6 +20,8 @@ from feedback.forms.plans import (
 from feedback.models import MeasurementPlan
 from feedback.selectors import checkins as selectors
 from feedback.services import plans as services
+from portal.audit.models import Action as Audit
+from portal.audit.services import record_request_event
 from portal.tenancy.access import require_role
 
 staff_only = require_role(Membership.Role.ADMIN, Membership.Role.CLINICIAN)
@@ -46,6 +48,7 @@ def _to_client_page(request, client):
 @staff_only
 def client_checkins(request, client_id):
     client = access_client(request.membership, client_id)
+    record_request_event(request, Audit.VIEW_CHECKINS, target=client)
     return render(
         request,
         "feedback/checkins/client.html",
@@ -71,6 +74,7 @@ def plan_new(request, client_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(request, Audit.CHANGE_CHECKINS, target=plan)
             messages.success(
                 request, f"{client.first_name} will be asked {plan.instrument.name} "
                          f"{plan.cadence_text}."
@@ -101,6 +105,7 @@ def plan_edit(request, client_id, measurement_plan_id):
         except ValidationError as error:
             add_service_error(form, error)
         else:
+            record_request_event(request, Audit.CHANGE_CHECKINS, target=plan)
             messages.success(request, f"The plan for {plan.instrument.name} is saved.")
             return _to_client_page(request, client)
     return render(
@@ -123,6 +128,7 @@ def plan_status(request, client_id, measurement_plan_id):
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
+        record_request_event(request, Audit.CHANGE_CHECKINS, target=plan)
         done = {"pause": "paused", "resume": "running again", "stop": "stopped"}[action]
         messages.success(request, f"The plan for {plan.instrument.name} is {done}.")
     return _to_client_page(request, client)
