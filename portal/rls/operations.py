@@ -11,6 +11,10 @@ Every migration that creates a tenant table (a PracticeScopedModel) adds, after 
 
 portal/rls/tests/test_policies.py fails for a tenant table without the policy. On anything but
 PostgreSQL the operation does nothing (SQLite has no row-level security).
+
+`EnableRowLevelSecurity(..., allow_null_practice=True)` is for a table whose practice is null on
+purpose for some rows (account-level audit events): rows with no practice are then readable and
+writable without a practice setting; rows with a practice are isolated as usual.
 """
 
 from django.db import migrations
@@ -29,15 +33,21 @@ POLICY_EXPRESSION = (
 )
 
 
-def enable_sql(table: str, quote) -> list[str]:
+# For a table whose practice is null on purpose for some rows (account-level audit events):
+# those rows stay readable and writable with no practice set; practice rows are isolated as usual.
+NULL_PRACTICE_EXPRESSION = f"practice_id IS NULL OR {POLICY_EXPRESSION}"
+
+
+def enable_sql(table: str, quote, *, allow_null_practice: bool = False) -> list[str]:
     t = quote(table)
+    expression = NULL_PRACTICE_EXPRESSION if allow_null_practice else POLICY_EXPRESSION
     return [
         f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY",
         # FORCE: the table owner is subject too, so an app that (wrongly) connects as the owner
         # is still held by the policy. Superusers and BYPASSRLS roles always bypass.
         f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY {POLICY_NAME} ON {t} "
-        f"USING ({POLICY_EXPRESSION}) WITH CHECK ({POLICY_EXPRESSION})",
+        f"USING ({expression}) WITH CHECK ({expression})",
     ]
 
 
@@ -58,12 +68,14 @@ class EnableRowLevelSecurity(migrations.operations.base.Operation):
     # Changes no model state, so it can sit in any app's migration, for any app's model.
     elidable = False
 
-    def __init__(self, app_label: str, model_name: str):
+    def __init__(self, app_label: str, model_name: str, *, allow_null_practice: bool = False):
         self.app_label = app_label
         self.model_name = model_name
+        self.allow_null_practice = allow_null_practice
 
     def deconstruct(self):
-        return (self.__class__.__qualname__, [self.app_label, self.model_name], {})
+        kwargs = {"allow_null_practice": True} if self.allow_null_practice else {}
+        return (self.__class__.__qualname__, [self.app_label, self.model_name], kwargs)
 
     def state_forwards(self, app_label, state):
         pass
@@ -79,7 +91,10 @@ class EnableRowLevelSecurity(migrations.operations.base.Operation):
             schema_editor.execute(statement)
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        self._run(schema_editor, to_state, enable_sql)
+        def sql(table, quote):
+            return enable_sql(table, quote, allow_null_practice=self.allow_null_practice)
+
+        self._run(schema_editor, to_state, sql)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         self._run(schema_editor, from_state, disable_sql)

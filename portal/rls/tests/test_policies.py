@@ -201,3 +201,50 @@ def test_writes_into_another_practice_are_refused(world_a, world_b):
         assert Client.unscoped.filter(pk=a_client.pk).update(last_name="Own row") == 1
     assert Client.unscoped.get(pk=b_client.pk).last_name != "Changed"
     assert CaseloadAssignment.unscoped.filter(practice=b).exists()
+
+
+# --- The migration operation --------------------------------------------------------------------
+
+
+def test_the_operation_reverses_and_reapplies():
+    from django.db.migrations.loader import MigrationLoader
+
+    from portal.rls.operations import EnableRowLevelSecurity
+
+    operation = EnableRowLevelSecurity("care", "Client")
+    state = MigrationLoader(connection).project_state()
+    with as_owner():
+        with connection.schema_editor() as editor:
+            operation.database_backwards("rls", editor, state, state)
+        assert [p for p in unprotected_tables(connection) if p.startswith("care.Client ")]
+        with connection.schema_editor() as editor:
+            operation.database_forwards("rls", editor, state, state)
+        assert unprotected_tables(connection) == []
+    name, args, kwargs = operation.deconstruct()
+    assert (name, args, kwargs) == ("EnableRowLevelSecurity", ["care", "Client"], {})
+
+
+def test_allow_null_practice_keeps_practice_rows_isolated(world_a, world_b):
+    from portal.rls.operations import enable_sql
+
+    a, b = world_a.practice.pk, world_b.practice.pk
+    raw = connection.connection
+    with as_owner():
+        raw.execute("CREATE TABLE rls_probe (id serial PRIMARY KEY, practice_id bigint)")
+        for statement in enable_sql("rls_probe", connection.ops.quote_name, allow_null_practice=True):
+            raw.execute(statement)
+        raw.execute("INSERT INTO rls_probe (practice_id) VALUES (%s), (%s), (NULL)", [a, b])
+    with as_app_role():  # grants on every table, rls_probe included
+        set_settings(raw, a)
+        seen = raw.execute("SELECT practice_id FROM rls_probe ORDER BY id").fetchall()
+        assert seen == [(a,), (None,)]
+        raw.execute("INSERT INTO rls_probe (practice_id) VALUES (NULL), (%s)", [a])
+        set_settings(raw)
+        assert raw.execute("SELECT count(*) FROM rls_probe WHERE practice_id IS NULL").fetchone() == (2,)
+        assert raw.execute("SELECT count(*) FROM rls_probe WHERE practice_id IS NOT NULL").fetchone() == (0,)
+        set_settings(raw, a)
+        sid = transaction.savepoint_create()
+        with pytest.raises(Exception, match="row-level security"):
+            raw.execute("INSERT INTO rls_probe (practice_id) VALUES (%s)", [b])
+        transaction.savepoint_rollback(sid)
+        set_settings(raw)
