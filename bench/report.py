@@ -39,7 +39,8 @@ def _ok(flag) -> str:
 
 
 def _scales(results):
-    return list(results["scales"].items())
+    order = {"small": 0, "large": 1}
+    return sorted(results["scales"].items(), key=lambda kv: order.get(kv[0], 2))
 
 
 def write(results: dict, out: Path) -> None:
@@ -89,7 +90,7 @@ def _summary(results) -> list[str]:
     equal = _counts_equal(results)
     rows.append(f"| query counts equal at both scales | {equal[0]} of {equal[1]} pages equal | all | "
                 f"{_ok(equal[0] == equal[1]) if len(scales) > 1 else 'n/a (one scale)'} |")
-    for label, row in top["latency"].items():
+    for label, row in top.get("latency", {}).items():
         if label.startswith("trivial"):
             continue
         if row.get("available") is False:
@@ -97,13 +98,13 @@ def _summary(results) -> list[str]:
             continue
         rows.append(f"| {label} p50 / p95 vs trivial view | {row['p50_ratio']}× / {row['p95_ratio']}× "
                     f"| ≤ {row['target']:g}× | {_ok(row['ok'] and row['ok_statuses'])} |")
-    rep = top["reports"]
+    rep = top.get("reports", {})
     if rep.get("available"):
         rows.append(f"| trend reports (all clinicians) vs one SQL aggregate | {rep['ratio']}× | ≤ 2× "
                     f"| {_ok(rep['ok'])} |")
     else:
         rows.append("| trend reports vs one SQL aggregate | not available yet | ≤ 2× | n/a |")
-    d = top["dispatch"]
+    d = top.get("dispatch", {})
     if "per_second" in d:
         rows.append(f"| invitation dispatch (worker, Redis, SMTP) | {d['per_second']}/s "
                     f"({d['ratio_to_raw']}× a raw INSERT … SELECT) | ≥ 500/s | {_ok(d['ok'])} |")
@@ -148,6 +149,9 @@ def _latency(results) -> list[str]:
                 "view's p50 and p95 of the same run. The submit posts a full session check-in "
                 "to a fresh e-mailed link each time.")
     for name, scale in _scales(results):
+        if "latency" not in scale:
+            rows += ["", f"**{name}**: not measured in this run."]
+            continue
         rows += ["", f"**{name}**", "",
                  "| endpoint | p50 ms | p95 ms | p50 ratio | p95 ratio | req/s | statuses | target | met |",
                  "|---|---:|---:|---:|---:|---:|---|---:|---|"]
@@ -173,6 +177,9 @@ def _reports(results) -> list[str]:
             "| scale | reports (s) | SQL (s) | ratio | target | met | peak memory (MB) | source |",
             "|---|---:|---:|---:|---:|---|---:|---|"]
     for name, scale in _scales(results):
+        if "reports" not in scale:
+            rows.append(f"| {name} | not measured in this run | | | | | | |")
+            continue
         r = scale["reports"]
         if not r.get("available"):
             rows.append(f"| {name} | not available yet | {round(r.get('sql_seconds', 0), 3)} | | ≤ 2× | n/a | "
@@ -196,6 +203,9 @@ def _dispatch(results) -> list[str]:
             "| ratio | target | met |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, scale in _scales(results):
+        if "dispatch" not in scale:
+            rows.append(f"| {name} | not measured in this run | | | | | | | |")
+            continue
         d = scale["dispatch"]
         if "per_second" not in d:
             rows.append(f"| {name} | {d.get('invitations')} | | failed: {d.get('error')} | | | | | |")
@@ -204,3 +214,10 @@ def _dispatch(results) -> list[str]:
                     f"{d['per_second']} | {d['raw_insert_select_seconds']} | {d['ratio_to_raw']}× | "
                     f"≥ 500/s | {_ok(d['ok'])} |")
     return rows
+
+
+if __name__ == "__main__":  # re-render the Markdown from the JSON (after editing notes.md)
+    import sys
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/benchmarks.json")
+    path.with_suffix(".md").write_text(render(json.loads(path.read_text())))
