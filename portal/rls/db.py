@@ -86,6 +86,12 @@ def rls_execute_wrapper(execute, sql, params, many, context):
     if status == TransactionStatus.IDLE:
         # No transaction open: whatever an earlier one set is gone.
         connection._rls_settings = DEFAULT
+    if isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT"):
+        # Often run in a failed transaction. It may undo a set_config made inside the
+        # savepoint: send the settings again before the next statement.
+        result = execute(sql, params, many, context)
+        connection._rls_settings = _UNKNOWN
+        return result
     if status == TransactionStatus.INERROR:
         return execute(sql, params, many, context)  # it fails anyway; don't mask the error
 
@@ -98,7 +104,10 @@ def rls_execute_wrapper(execute, sql, params, many, context):
             raw.execute(SET_SQL, wanted)
             result = execute(sql, params, many, context)
         except BaseException:
-            raw.execute("ROLLBACK")
+            try:
+                raw.execute("ROLLBACK")
+            except Exception:  # the connection itself broke: report the original error
+                pass
             raise
         raw.execute("COMMIT")
         return result
@@ -106,11 +115,7 @@ def rls_execute_wrapper(execute, sql, params, many, context):
     if getattr(connection, "_rls_settings", DEFAULT) != wanted:
         raw.execute(SET_SQL, wanted)  # opens the transaction when this is its first statement
         connection._rls_settings = wanted
-    result = execute(sql, params, many, context)
-    if isinstance(sql, str) and sql.startswith("ROLLBACK TO SAVEPOINT"):
-        # The rollback may have undone a set_config made inside the savepoint.
-        connection._rls_settings = _UNKNOWN
-    return result
+    return execute(sql, params, many, context)
 
 
 def install(connection) -> None:
