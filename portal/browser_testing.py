@@ -19,6 +19,7 @@ from django.conf import settings
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 AXE_JS = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+REPORTS = Path(settings.BASE_DIR) / "test-artifacts" / "axe"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 # axe impacts that fail a test; "moderate" and "minor" are reported by axe but not gated here.
@@ -143,7 +144,10 @@ def seen(page, name: str) -> None:
     """A page a journey visits: it passes axe, breaks no CSP rule, and it is photographed at
     both widths."""
     page.wait_for_load_state("load")
-    check_a11y(page, name)
+    minor = check_a11y(page, name)
+    # The moderate/minor findings, kept next to the screenshots for whoever polishes the UI.
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"{_slug(name)}.json").write_text(dump({"url": page.url, "violations": minor}))
     violations = getattr(page, "csp_violations", [])
     assert not violations, f"CSP blocked something on {name} ({page.url}):\n" + "\n".join(violations)
     shoot(page, name)

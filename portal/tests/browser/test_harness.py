@@ -1,0 +1,31 @@
+"""The harness itself: axe really runs and fails a page with a serious problem, and the
+screenshots land where CI collects them."""
+
+import pytest
+
+from portal import browser_testing as bt
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BROKEN = """<!DOCTYPE html><html lang="en"><head><title>Broken</title></head><body><main>
+<h1>Broken on purpose</h1><img src="/static/x.png"><form><input type="text" name="q"></form>
+</main></body></html>"""
+
+
+def test_axe_fails_a_page_with_serious_violations(page, live):
+    page.goto(f"{live}/accounts/login/")  # an origin, so the page behaves like ours
+    page.set_content(BROKEN)
+    with pytest.raises(pytest.fail.Exception) as failure:
+        bt.check_a11y(page, "broken")
+    message = str(failure.value)
+    for rule in ("image-alt", "label"):
+        assert f"- {rule} [" in message, message
+    assert "at img" in message
+
+
+def test_a_clean_page_passes_and_is_photographed_at_both_widths(page, live):
+    page.goto(f"{live}/accounts/login/")
+    bt.seen(page, "harness-sign-in")
+    for width in ("desktop", "phone"):
+        assert (bt.SCREENSHOTS / f"harness-sign-in-{width}.png").stat().st_size > 1000
+    assert (bt.REPORTS / "harness-sign-in.json").exists()
