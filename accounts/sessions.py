@@ -12,6 +12,7 @@ from allauth.usersessions.models import UserSession
 from django.conf import settings
 
 from accounts.models import Membership
+from portal.rls.db import rls_bypass
 
 STARTED_AT = "rapport.session.started_at"
 LAST_SEEN_AT = "rapport.session.last_seen_at"
@@ -25,9 +26,10 @@ EXPIRED = "expired"
 
 def idle_limit_seconds(user) -> int:
     """Staff (of any practice) and operators get the shorter staff limit; clients the longer."""
-    staff = user.is_staff or Membership.unscoped.filter(
-        user=user, status=Membership.Status.ACTIVE, role__in=Membership.STAFF_ROLES
-    ).exists()
+    with rls_bypass():  # the user's own memberships, across practices
+        staff = user.is_staff or Membership.unscoped.filter(
+            user=user, status=Membership.Status.ACTIVE, role__in=Membership.STAFF_ROLES
+        ).exists()
     minutes = (
         settings.RAPPORT_IDLE_TIMEOUT_STAFF_MINUTES
         if staff

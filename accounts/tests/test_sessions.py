@@ -213,3 +213,14 @@ def test_deactivating_a_user_in_the_operator_admin_ends_their_sessions(
     assert user.is_active is False
     assert not UserSession.objects.filter(user=user).exists()
     assert user_id(victim) is None
+
+
+@pytest.mark.postgres
+def test_the_staff_limit_holds_under_row_level_security(world_a):
+    """The idle limit reads the person's memberships across practices, outside any practice
+    scope: under the app role that needs the explicit bypass, or staff would get 60 minutes."""
+    from portal.rls.testing import as_app_role
+
+    with as_app_role():
+        assert sessions.idle_limit_seconds(world_a.clinician.user) == 30 * MINUTE
+        assert sessions.idle_limit_seconds(world_a.client.membership.user) == 60 * MINUTE
