@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from care.models import Client
-from feedback.models import Alert, CheckinResponse, InstrumentVersion
+from feedback.models import Alert, CheckinInvitation, CheckinResponse, InstrumentVersion
 from feedback.services.alerts import acknowledge_alert
 from feedback.services.responses import submit_response
 from portal.tenancy.context import practice_scope
@@ -74,6 +74,25 @@ def _plan(trajectory: str, weeks: int) -> tuple[list[tuple[float, bool]], list[t
     return alliance, phq
 
 
+def _invitation(practice, client, version, clinician, week, at, response) -> CheckinInvitation:
+    """The e-mailed invitation a demo check-in answered (or that expired unanswered), so that
+    response rates in the reports have something to count."""
+    due = at - timedelta(hours=2)
+    invitation = CheckinInvitation(
+        practice=practice, client=client, instrument_version=version, clinician=clinician,
+        occurrence_key=f"demo:{week}", channel=CheckinInvitation.Channel.EMAIL,
+        due_at=due, expires_at=due + timedelta(days=4), created_at=due,
+    )
+    if response is None:
+        invitation.status, invitation.closed_at = CheckinInvitation.Status.EXPIRED, due + timedelta(days=4)
+    else:
+        invitation.status, invitation.completed_at = CheckinInvitation.Status.COMPLETED, at
+        invitation.response = response
+    invitation.assign_new_token()
+    invitation.save()
+    return invitation
+
+
 def _version(key: str) -> InstrumentVersion:
     return (
         InstrumentVersion.objects.filter(instrument__key=key).order_by("-number").first()
@@ -88,6 +107,7 @@ def seed_history(
     *,
     weeks: int = 16,
     now: datetime | None = None,
+    care_team: list[Membership] | None = None,
 ) -> list[CheckinResponse]:
     if trajectory not in TRAJECTORIES:
         raise ValueError(f"Unknown trajectory {trajectory!r}; choose from {', '.join(TRAJECTORIES)}.")
@@ -101,17 +121,22 @@ def seed_history(
         alliance, phq = _plan(trajectory, weeks)
         start = now - timedelta(weeks=weeks - 1, hours=3)
         stored = []
+        team = care_team or [clinician]
         for week, (index, rupture) in enumerate(alliance):
             at = start + timedelta(weeks=week)
             if week == weeks - 1 and trajectory in ("open_rupture", "safety"):
                 at = now - timedelta(hours=2)
-            stored.append(
-                submit_response(
+            seen_by = team[week % len(team)]  # shared care: sessions with either clinician
+            if week % 7 == 5 and not rupture:  # now and then a check-in goes unanswered
+                _invitation(practice, client, alliance_version, seen_by, week, at, None)
+            else:
+                response = submit_response(
                     practice=practice, client=client, version=alliance_version,
                     answers=_alliance_answers(index, rupture=rupture), channel="email",
-                    clinician=clinician, submitted_at=at,
+                    clinician=seen_by, submitted_at=at,
                 )
-            )
+                _invitation(practice, client, alliance_version, seen_by, week, at, response)
+                stored.append(response)
             if trajectory == "repaired_rupture" and rupture:
                 alert = Alert.objects.filter(client=client, kind=Alert.Kind.RUPTURE, status="open").first()
                 if alert is not None:

@@ -163,7 +163,8 @@ def seed_client_care(practice: Practice, client: Client, number: int) -> None:
     seeded.update(emailed_at=timezone.now())
     seeded.exclude(kind=Notification.Kind.PROPOSAL).update(read_at=timezone.now())
     # Months of check-ins; alerts raised on the way stay new for the clinician.
-    seed_history(practice, client, TRAJECTORY_BY_NUMBER.get(number, "steady"), clinician)
+    seed_history(practice, client, TRAJECTORY_BY_NUMBER.get(number, "steady"), clinician,
+                 care_team=team)
     ensure_measurement_plan(
         practice=practice, client=client, actor=clinician,
         count_from=timezone.now() - timedelta(days=2),

@@ -83,7 +83,13 @@ def _window_rows() -> tuple[Figures | None, list[Figures]]:
         .select_related("clinician__user")
     )
     practice = next((_figures(r) for r in rows if r.clinician_id is None), None)
-    clinicians = [_figures(r) for r in rows if r.clinician_id is not None]
+    # Admins appear once they see clients themselves; clinicians always.
+    clinicians = [
+        _figures(r)
+        for r in rows
+        if r.clinician_id is not None
+        and (r.clinician.role == Membership.Role.CLINICIAN or r.checkins or r.invitations_sent)
+    ]
     clinicians.sort(key=lambda f: (f.name.lower(), f.snapshot.clinician_id))
     eligible = [
         f for f in clinicians if f.enough and f.snapshot.client_mean_mean is not None

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from care.models import Notification
-from feedback.models import Alert
+from feedback.models import Alert, CheckinInvitation
 from feedback.services import alerts as services
 from feedback.services.alerts import RuptureRules, rupture_hits
 from feedback.tests.alerts_support import Answering, with_instruments
@@ -390,7 +390,11 @@ def test_demo_history(world_a, trajectory, expected):
 
     with_instruments(world_a)
     responses = seed_history(world_a.practice, world_a.client, trajectory, world_a.clinician)
-    assert len(responses) == 24
+    assert len(responses) == 22  # 14 of 16 weekly check-ins answered, 8 PHQ-9s
+    with world_a.scope():
+        invitations = CheckinInvitation.objects.filter(client=world_a.client)
+        assert invitations.filter(status="completed", response__isnull=False).count() == 14
+        assert invitations.filter(status="expired").count() == 2
     assert seed_history(world_a.practice, world_a.client, trajectory, world_a.clinician) == []
     with world_a.scope():
         alerts = [(a.kind, a.status, a.repaired_how) for a in Alert.objects.all()]

@@ -68,3 +68,26 @@ def test_seeds_both_practices_with_living_care_and_is_idempotent(settings):
     agreed = TreatmentPlan.unscoped.filter(status="agreed").first()
     roles = set(PlanSignature.unscoped.filter(plan=agreed).values_list("signer_role", flat=True))
     assert roles == {"client", "clinician"}
+
+
+def test_the_demo_as_a_new_user_finds_it(settings, client, django_capture_on_commit_callbacks):
+    """admin@northside opens the practice report and a clinician's trends; clinician@northside's
+    caseload lists the client with the safety alert first (issue #5's acceptance)."""
+    settings.DEBUG = True
+    with django_capture_on_commit_callbacks(execute=True):  # the queued report run
+        call_command("seed_demo")
+    admin = User.objects.get(email="admin@northside.test")
+    client.force_login(admin)
+    report = client.get("/p/northside/reports/practice/").content.decode()
+    assert "Priya Raman" in report and "Sam Whitfield" in report
+    assert report.index("Priya Raman") < report.index("Sam Whitfield")  # by name, not rank
+    assert "Not enough check-ins yet" not in report  # both clinicians have enough to show
+    sam = Membership.unscoped.get(user__email="clinician@northside.test", practice__slug="northside")
+    trends = client.get(f"/p/northside/reports/clinicians/{sam.pk}/").content.decode()
+    assert "Trends for Sam Whitfield" in trends and "adjusted for caseload size" in trends
+    client.force_login(sam.user)
+    caseload = client.get("/p/northside/").content.decode()
+    first = caseload[caseload.index('class="card-title">'):][:80]
+    assert "Aisha Rahman" in first
+    assert caseload.index("Safety alert", caseload.index("caseload-heading")) < caseload.index(
+        "Possible rupture", caseload.index("caseload-heading"))

@@ -13,6 +13,7 @@ from accounts.mfa import enroll_totp
 from accounts.models import Membership, User
 from care.models import CaseloadAssignment, Client
 from feedback.services import install_standard_instruments
+from feedback.services.reports import start_run
 from portal.demo_care import seed_care
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
@@ -98,6 +99,8 @@ class Command(BaseCommand):
                 install_standard_instruments(practice)
                 self.seed_practice(practice, slug, spec)
                 seed_care(practice)
+                # The trend reports, as the nightly job would: queued for the worker.
+                start_run(practice=practice, actor=None)
             self.stdout.write(f"{practice.name}: /p/{slug}/")
         self.stdout.write(f"Every demo user's password is {PASSWORD!r}.")
         self.stdout.write(
