@@ -52,6 +52,7 @@ def dispatch_due_checkins() -> int:
             MeasurementPlan.unscoped.filter(
                 status=MeasurementPlan.Status.ACTIVE, practice__is_active=True
             )
+            .order_by()  # no model ordering: DISTINCT gives one row per practice
             .values_list("practice_id", flat=True)
             .distinct()
         )
@@ -136,6 +137,7 @@ def sweep_checkin_emails() -> int:
     with rls_bypass():
         practice_ids = list(
             CheckinEmail.unscoped.filter(emails.unsent_filter(now))
+            .order_by()  # no model ordering: DISTINCT gives one row per practice
             .values_list("practice_id", flat=True)
             .distinct()
         )
@@ -161,6 +163,7 @@ def queue_checkin_reminders() -> int:
                 channel=CheckinInvitation.Channel.EMAIL,
                 expires_at__gt=now,
             )
+            .order_by()  # no model ordering: DISTINCT gives one row per practice
             .values_list("practice_id", flat=True)
             .distinct()
         )
@@ -181,6 +184,7 @@ def expire_checkins() -> int:
             CheckinInvitation.unscoped.filter(
                 Q(status=CheckinInvitation.Status.OPEN) & Q(expires_at__lte=now)
             )
+            .order_by()  # no model ordering: DISTINCT gives one row per practice
             .values_list("practice_id", flat=True)
             .distinct()
         )
@@ -208,6 +212,7 @@ def escalate_safety_alerts() -> int:
                 escalated_at__isnull=True,
                 practice__is_active=True,
             )
+            .order_by()  # no model ordering: DISTINCT gives one row per practice
             .values_list("practice_id", flat=True)
             .distinct()
         )

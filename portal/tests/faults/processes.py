@@ -36,7 +36,7 @@ def wait_until(condition, what: str, seconds: float = DEADLINE, logs=lambda: "")
     raise AssertionError(f"timed out after {seconds}s waiting for {what}\n{logs()}")
 
 
-def test_database_url() -> str:
+def live_database_url() -> str:
     """pytest-django's test database (test_<name>), for processes outside pytest."""
     db = settings.DATABASES["default"]
     return (f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
@@ -120,7 +120,7 @@ class Worker:
         self.env = dict(os.environ) | {
             "DEBUG": "1",
             "RAPPORT_VAR_DIR": str(workdir),
-            "DATABASE_URL": database_url or test_database_url(),
+            "DATABASE_URL": database_url or live_database_url(),
             "DATABASE_POOL": "1" if pool else "0",
             "REDIS_URL": broker_url,
             "CELERY_BROKER_URL": broker_url,
@@ -245,10 +245,11 @@ class PgCluster:
         start = time.monotonic()
         subprocess.run(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                         name], check=True)
-        dump = subprocess.Popen(["pg_dump", "-Fc", "--no-owner", "-d", source_url],
+        dump = subprocess.Popen(["pg_dump", "-Fc", "--no-owner", "--no-privileges", "-d",
+                                 source_url],
                                 stdout=subprocess.PIPE)
-        subprocess.run(["pg_restore", "--no-owner", "-d", self.url(name)], stdin=dump.stdout,
-                       check=True)
+        subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "-d", self.url(name)],
+                       stdin=dump.stdout, check=True)
         dump.stdout.close()
         assert dump.wait(60) == 0
         return time.monotonic() - start
@@ -258,16 +259,21 @@ class PgCluster:
 
 
 class Gunicorn:
-    def __init__(self, workdir: Path, *, workers: int = 3, threads: int = 4):
+    """`gunicorn portal.wsgi` on the test database, with the production database pool and a
+    Redis cache (so the per-address rate limits are shared by the worker processes)."""
+
+    def __init__(self, workdir: Path, *, redis_url: str, workers: int = 3, threads: int = 4):
         self.port = free_port()
         self.workers, self.threads = workers, threads
         self.logfile = workdir / "gunicorn.log"
         self.env = dict(os.environ) | {
             "DEBUG": "1",
             "RAPPORT_VAR_DIR": str(workdir),
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": live_database_url(),
             "DATABASE_POOL": "1",  # as in production
             "DATABASE_POOL_MAX_SIZE": str(threads),
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
             "SITE_URL": f"http://127.0.0.1:{self.port}",
         }
         self.env.pop("EMAIL_HOST", None)
