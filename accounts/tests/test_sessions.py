@@ -149,6 +149,8 @@ def test_sessions_page_lists_both_and_signs_out_the_other(world_a):
     body = page.content.decode()
     assert body.count("This session") == 1 + 1  # the column's hidden label, and the row
     assert "after 30 minutes without activity" in body
+    assert 'href="/accounts/sessions/">Security</a>' in body  # reachable from every page
+    assert 'href="/accounts/2fa/"' in body
 
     laptop.post("/accounts/sessions/")
 
