@@ -276,6 +276,7 @@ def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
             "instrument_version__instrument",
             "instrument_version__instrument__key",
             "instrument_version__instrument__name",
+            "instrument_version__instrument__kind",
         )
         .annotate(responses=Count("pk"), clients=Count("client", distinct=True))
         .order_by()
@@ -320,6 +321,7 @@ def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
             {
                 "key": row["instrument_version__instrument__key"],
                 "name": row["instrument_version__instrument__name"],
+                "outcome": row["instrument_version__instrument__kind"] == Instrument.Kind.OUTCOME,
                 "responses": row["responses"],
                 "clients": row["clients"],
                 "measured": tally["measured"] if tally else 0,

@@ -235,7 +235,7 @@ def test_a_recompute_runs_every_subject_and_finishes(fixture, as_member, django_
         assert reports.run_progress(run) == run.subjects
         assert ReportSnapshot.objects.filter(granularity="window").count() == staff + 1
     page = web.get(fixture.url("reports/practice/")).content.decode()
-    assert "Last computed" in page and 'http-equiv="refresh"' not in page
+    assert "Figures computed" in page and 'http-equiv="refresh"' not in page
 
 
 def test_nightly_runs_once_per_practice_and_day(fixture, world_b, django_capture_on_commit_callbacks):
