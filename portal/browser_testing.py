@@ -179,6 +179,7 @@ def totp_code(secret: str) -> str:
 
 MFA_AUTHENTICATE = "/accounts/2fa/authenticate/"
 TOTP_ACTIVATE = "/accounts/2fa/totp/activate/"
+REAUTHENTICATE = "/accounts/reauthenticate/"
 
 
 def _submit(page, field: str, value: str) -> None:
@@ -204,14 +205,21 @@ def sign_in(page, base_url: str, email: str, password: str, *, totp_secret: str 
         if name:
             seen(page, f"{name}-two-factor")
         _submit(page, "code", totp_code(totp_secret))
-    totp_secret = complete_totp_setup_if_asked(page, totp_secret, name=name)
+    totp_secret = complete_totp_setup_if_asked(page, totp_secret, password=password, name=name)
     assert "/accounts/login/" not in page.url, f"sign-in failed for {email}: {page.url}"
     return totp_secret
 
 
-def complete_totp_setup_if_asked(page, totp_secret: str | None = None, *, name: str | None = None):
+def complete_totp_setup_if_asked(page, totp_secret: str | None = None, *,
+                                 password: str | None = None, name: str | None = None):
     """When the site requires an authenticator and sends the user to allauth's activation page,
-    do what a person does: copy the secret shown there, type the app's code."""
+    do what a person does: confirm the password if allauth asks first (it does when the sign-in
+    was not its own, e.g. right after accepting an invitation), copy the secret shown, type the
+    app's code."""
+    if REAUTHENTICATE in page.url and password:
+        if name:
+            seen(page, f"{name}-confirm-password")
+        _submit(page, "password", password)
     if TOTP_ACTIVATE not in page.url:
         return totp_secret
     if name:

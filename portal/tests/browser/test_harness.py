@@ -29,3 +29,18 @@ def test_a_clean_page_passes_and_is_photographed_at_both_widths(page, live):
     for width in ("desktop", "phone"):
         assert (bt.SCREENSHOTS / f"harness-sign-in-{width}.png").stat().st_size > 1000
     assert (bt.REPORTS / "harness-sign-in.json").exists()
+
+
+def test_the_authenticator_setup_page_is_completed_like_a_person_would(world_a, page, live):
+    """The path a staff member takes when the practice requires MFA and they have none yet."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import decrypt
+
+    from portal.testing import PASSWORD
+
+    user = world_a.clinician.user
+    bt.sign_in(page, live, user.email, PASSWORD)
+    page.goto(f"{live}{bt.TOTP_ACTIVATE}")
+    secret = bt.complete_totp_setup_if_asked(page, password=PASSWORD, name="harness-totp")
+    stored = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    assert secret and decrypt(stored.data["secret"]) == secret
