@@ -164,3 +164,26 @@ def on_task_postrun(task_id=None, **kwargs) -> None:
             _bypass.reset(token)
         except ValueError:  # set in another context (should not happen with Celery's pools)
             pass
+
+
+# --- migrate: deliberately across practices --------------------------------------------------
+# The policies are FORCEd, so without this a data migration run by the owner would silently
+# see and change no tenant rows. Data migrations that want one practice's view still get it by
+# entering practice_scope().
+_migrate_token = None
+
+
+def on_pre_migrate(**kwargs) -> None:
+    global _migrate_token
+    if _migrate_token is None:  # sent once per app; the first one opens the bypass
+        _migrate_token = _bypass.set(True)
+
+
+def on_post_migrate(**kwargs) -> None:
+    global _migrate_token
+    if _migrate_token is not None:
+        token, _migrate_token = _migrate_token, None
+        try:
+            _bypass.reset(token)
+        except ValueError:  # reset from another context: fall back to "not set"
+            _bypass.set(None)

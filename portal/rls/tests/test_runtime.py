@@ -99,3 +99,17 @@ def test_celery_fan_out_and_per_practice_tasks_work_under_the_app_role(
         assert sweep_unsent_invitations.delay().get() == 2
     assert Invitation.unscoped.filter(sent_at__isnull=False).count() == 2
     assert len(mailoutbox) == 2
+
+
+@pytest.mark.django_db
+def test_migrate_runs_with_the_bypass_so_forced_policies_do_not_hide_rows(world_a, world_b):
+    from portal.rls.db import on_post_migrate, on_pre_migrate
+
+    every = Client.unscoped.count()
+    with app_entry_point(), as_app_role():
+        on_pre_migrate()  # what `manage.py migrate` sends before the first migration
+        on_pre_migrate()  # (once per app)
+        assert Client.unscoped.count() == every > 0
+        on_post_migrate()
+        on_post_migrate()
+        assert Client.unscoped.count() == 0
