@@ -83,11 +83,12 @@ def _window_rows() -> tuple[Figures | None, list[Figures]]:
         .select_related("clinician__user")
     )
     practice = next((_figures(r) for r in rows if r.clinician_id is None), None)
-    # Admins appear once they see clients themselves; clinicians always.
+    # Active staff only; admins once they see clients themselves, clinicians always.
     clinicians = [
         _figures(r)
         for r in rows
         if r.clinician_id is not None
+        and r.clinician.status == Membership.Status.ACTIVE
         and (r.clinician.role == Membership.Role.CLINICIAN or r.checkins or r.invitations_sent)
     ]
     clinicians.sort(key=lambda f: (f.name.lower(), f.snapshot.clinician_id))

@@ -344,3 +344,12 @@ def test_report_pages_use_a_fixed_number_of_queries(world_a, as_member):
             reports.compute_subject_reports(practice=world_a.practice, clinician=extra)
     assert [count(u) for u in urls] == before
 
+
+
+def test_a_deactivated_clinician_leaves_the_practice_report(world_a, as_member):
+    _big_enough(world_a)
+    with world_a.scope():
+        Membership.objects.filter(pk=world_a.clinician2.pk).update(status=Membership.Status.INACTIVE)
+    page = as_member(world_a.admin).get(world_a.url("reports/practice/")).content.decode()
+    assert escape(world_a.clinician.display_name) in page
+    assert escape(world_a.clinician2.display_name) not in page
