@@ -234,6 +234,25 @@ class PgCluster:
     def log(self) -> str:
         return self.logfile.read_text()[-4000:] if self.logfile.exists() else ""
 
+    def add_app_role(self, name: str) -> None:
+        """When the suite runs as the application role (RAPPORT_DB_ROLE, portal.rls), its
+        processes SET ROLE to it: create it here too, with the same grants as
+        portal.rls.roles.ensure_app_role (roles are per cluster; pg_dump does not copy them)."""
+        role = os.environ.get("RAPPORT_DB_ROLE", "")
+        if not role:
+            return
+        import psycopg
+        from psycopg import sql
+
+        q = sql.Identifier(role)
+        with psycopg.connect(self.url(name), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(q))
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(q))
+            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "
+                                 "public TO {}").format(q))
+            conn.execute(sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public "
+                                 "TO {}").format(q))
+
     def running(self) -> bool:
         return subprocess.run(
             [str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
