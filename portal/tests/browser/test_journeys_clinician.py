@@ -105,7 +105,7 @@ def test_a_clinician_attends_to_a_rupture_and_the_plan(world_a, live, new_page):
         assert page.locator("h1").count() == 1
         bt.seen(page, "clinician-10-my-trends")
     bt.nav(page, "Home")
-    assert "Rupture: waiting for repair" in cards.nth(0).inner_text()
+    assert "waiting for repair" in cards.nth(0).inner_text()  # acknowledged, still on top
 
     world.alert.refresh_from_db()
     assert world.alert.status == "acknowledged"
