@@ -48,7 +48,11 @@ def user_id(http):
 
 
 def first_visit(http, world):
-    assert http.get(world.url()).status_code == 200  # starts the clock
+    """A page two minutes after signing in: force_login has no real request, so its session
+    is listed (an allauth UserSession row) from the first once-a-minute refresh on."""
+    assert http.get(world.url()).status_code == 200
+    age(http, idle_minutes=2)
+    assert http.get(world.url()).status_code == 200
     return http
 
 
@@ -165,6 +169,20 @@ def test_a_password_sign_in_is_listed_too(world_a):
     http = HttpClient()
     http.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
     assert UserSession.objects.filter(user=user).count() == 1
+
+
+def test_pages_do_no_session_bookkeeping_between_refreshes(world_a, as_member):
+    """Constant work per page: the sign-in did the bookkeeping, the first page adds nothing."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    http = as_member(world_a.clinician)
+    with CaptureQueriesContext(connection) as first:
+        assert http.get(world_a.url("clients/")).status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert http.get(world_a.url("clients/")).status_code == 200
+    assert len(first) == len(second)
+    assert not any("usersession" in q["sql"].lower() for q in second.captured_queries)
 
 
 # --- Deactivation ends sessions ---------------------------------------------------------------
