@@ -1,12 +1,10 @@
 """A practice admin's journey, in chromium at desktop width: sign in with an authenticator code,
-invite a clinician (who accepts in their own browser), give them a client, open the practice
-report. Every page is axe-checked and photographed (portal/browser_testing.py)."""
-
-import warnings
+invite a clinician (who accepts in their own browser), give them a client, recompute and open
+the practice report and the new clinician's trends. Every page is axe-checked and photographed (portal/browser_testing.py)."""
 
 import pytest
 from django.core import mail
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from accounts.models import Membership, User
 from care.models import CaseloadAssignment
@@ -15,9 +13,6 @@ from portal import browser_testing as bt
 from portal.testing import PASSWORD, ClientFactory, MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Steps waiting for pages another issue is building (issue 5): filled in by the test below.
-TODO: list[str] = []
 
 NEW_PASSWORD = "a long walk by the river"
 
@@ -88,16 +83,19 @@ def test_an_admin_invites_a_clinician_and_gives_them_a_client(world_a, live, new
     dana.reload()
     assert "Nia Newcombe" in dana.locator("#main .card-list").inner_text()
 
-    # The practice report, when issue 5 has added it.
-    try:
-        report = reverse("feedback:practice_report", kwargs={"practice_slug": world.practice.slug})
-    except NoReverseMatch:
-        TODO.append("feedback:practice_report does not resolve yet: open it here when it does")
-        warnings.warn(TODO[-1], stacklevel=1)
-    else:
-        admin.goto(live + report)
-        assert admin.locator("h1").count() == 1
-        bt.seen(admin, "admin-07-practice-report")
+    # The practice report: recomputed on demand (Celery runs eagerly here), then a
+    # clinician's trends with their caseload summary (supervision).
+    admin.goto(live + reverse("feedback:practice_report", kwargs={"practice_slug": world.practice.slug}))
+    assert admin.locator("h1").inner_text() == "Practice report"
+    admin.get_by_role("button", name="Recompute now").click()
+    admin.wait_for_load_state("load")
+    assert "Figures computed" in admin.locator("#main").inner_text()
+    assert admin.get_by_role("heading", name="Clinicians").count() == 1
+    bt.seen(admin, "admin-07-practice-report")
+    admin.get_by_role("link", name="Dana Demir").click()
+    assert admin.locator("h1").inner_text() == "Trends for Dana Demir"
+    assert "1 client in care" in admin.locator("#main").inner_text()
+    bt.seen(admin, "admin-08-clinician-trends")
 
     dana_user = User.objects.get(email="dana.demir@example.test")
     membership = Membership.unscoped.get(practice=world.practice, user=dana_user)

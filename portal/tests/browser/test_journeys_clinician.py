@@ -4,7 +4,6 @@ agree to the plan, and check in with the client in session (the client answers o
 the QR page's link). Every page is axe-checked and photographed (portal/browser_testing.py)."""
 
 import pytest
-from django.urls import NoReverseMatch, reverse
 
 from care.models import Client, PlanProposal, PlanRevision, PlanSignature
 from care.services import plans as plan_services
@@ -15,9 +14,6 @@ from portal import browser_testing as bt
 from portal.testing import PASSWORD, make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-# Steps waiting for pages another issue is building (issue 5): filled in by the test below.
-TODO: list[str] = []
 
 
 def clinician_world(world):
@@ -95,15 +91,11 @@ def test_a_clinician_attends_to_a_rupture_and_the_plan(world_a, live, new_page):
     page.get_by_role("link", name="Check whether it's answered").click()
     assert "Kim has answered" in page.locator("#main").inner_text()
 
-    # The clinician's own trend report, when issue 5 has added it.
-    try:
-        trends = reverse("feedback:my_trends", kwargs={"practice_slug": world.practice.slug})
-    except NoReverseMatch:
-        TODO.append("feedback:my_trends does not resolve yet: open it here when it does")
-    else:
-        page.goto(live + trends)
-        assert page.locator("h1").count() == 1
-        bt.seen(page, "clinician-10-my-trends")
+    # The clinician's own trend report (the link under the caseload heading).
+    bt.nav(page, "Home")
+    page.get_by_role("link", name="Your trends over the last 12 months").click()
+    assert page.locator("h1").inner_text() == "Your trends"
+    bt.seen(page, "clinician-10-my-trends")
     bt.nav(page, "Home")
     assert "waiting for repair" in cards.nth(0).inner_text()  # acknowledged, still on top
 
