@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from portal.rls.db import app_entry_point
 from portal.rls.roles import APP_ROLE, ensure_app_role
 
 
@@ -43,8 +44,10 @@ def as_owner() -> Iterator[None]:
 
 @contextmanager
 def as_app_role() -> Iterator[None]:
-    """The application role: no superuser, no BYPASSRLS, owns no table."""
+    """The application role: no superuser, no BYPASSRLS, owns no table; and, like a request or
+    a task, no bypass unless the code asks for rls_bypass() (the suite run as the app role
+    gives test code the owner's view otherwise)."""
     with as_owner():
         ensure_app_role(connection)
-    with acting_as(APP_ROLE):
+    with acting_as(APP_ROLE), app_entry_point():
         yield
