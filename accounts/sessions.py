@@ -60,7 +60,10 @@ def check(request, now: float | None = None) -> str | None:
         return None
     if now - started > max_age_seconds():
         return EXPIRED
-    if now - last_seen > session.get(IDLE_LIMIT, idle_limit_seconds(request.user)):
+    limit = session.get(IDLE_LIMIT)
+    if limit is None:
+        limit = idle_limit_seconds(request.user)
+    if now - last_seen > limit:
         return IDLE
     if now - last_seen >= REFRESH_SECONDS:
         _seen(request, now, request.user)

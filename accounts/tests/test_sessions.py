@@ -185,6 +185,19 @@ def test_pages_do_no_session_bookkeeping_between_refreshes(world_a, as_member):
     assert not any("usersession" in q["sql"].lower() for q in second.captured_queries)
 
 
+def test_checking_a_session_between_refreshes_runs_no_query(world_a, django_assert_num_queries):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user, request.session = world_a.clinician.user, SessionStore()
+    sessions.start(request)
+    assert request.session[sessions.IDLE_LIMIT] == 30 * MINUTE
+
+    with django_assert_num_queries(0):
+        assert sessions.check(request) is None
+
+
 # --- Deactivation ends sessions ---------------------------------------------------------------
 
 
