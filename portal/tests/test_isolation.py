@@ -11,14 +11,18 @@ in KWARG_REGISTRY: how to name an object of a given practice for that keyword.
 """
 
 import hashlib
+import re
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, ForeignKey, Max
 from django.shortcuts import resolve_url
 from django.test import Client as HttpClient
@@ -47,7 +51,7 @@ from portal.tenancy.models import Practice, PracticeScopedModel
 TENANT_URLCONF = "portal.tenant_urls"
 LEAKY_URLCONF = "portal.tests.leaky_urls"
 SLUG = "practice_slug"
-STAFF_NAMESPACES = ("accounts", "care", "feedback")
+STAFF_NAMESPACES = ("accounts", "care", "feedback", "audit")
 MARKER = "Zzleakmarker"  # every name in practice B contains it; no page of A may show it
 
 
@@ -248,46 +252,127 @@ def actors_of(world) -> dict[str, Membership]:
     }
 
 
-# --- Snapshots --------------------------------------------------------------------------------
+# --- Counting writes, and snapshots only where something was written ---------------------------
 
-TRACKED_APPS = ("tenancy", "accounts", "care", "feedback")
+# Apps whose tables a refused request must not touch ("exports" once that app is installed).
+TRACKED_APPS = ("tenancy", "accounts", "care", "feedback", "audit", "exports")
 
 
 def tracked_models() -> list[type]:
-    return [m for label in TRACKED_APPS for m in apps.get_app_config(label).get_models()]
+    return [
+        m for label in TRACKED_APPS if label in apps.app_configs
+        for m in apps.get_app_config(label).get_models()
+    ]
+
+
+class WriteCounter:
+    """Exactly how many rows of each tracked table were inserted, updated or deleted while
+    `measure()` was open — including writes inside savepoints that were rolled back.
+
+    PostgreSQL: pg_stat_xact_user_tables, whose counters are local to the current transaction
+    (the test's) and count attempted actions whether their subtransaction commits or aborts.
+    SQLite: the connection's total_changes, read around every statement, attributed to the table
+    the statement writes. Either way one cheap query (or none) per request instead of a hash of
+    every row, which is what made this file take minutes.
+    """
+
+    _SQLITE_TARGET = re.compile(
+        r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?([\w]+)"?',
+        re.IGNORECASE,
+    )
+
+    def __init__(self):
+        self.models = {m._meta.db_table: m for m in tracked_models()}
+
+    def _pg_counts(self) -> dict[str, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
+                "WHERE schemaname = current_schema() AND relname = ANY(%s)",
+                [list(self.models)],
+            )
+            return dict(cursor.fetchall())
+
+    @contextmanager
+    def measure(self) -> Iterator[Counter]:
+        """Yields a Counter that holds {model: rows written} once the block has ended."""
+        written: Counter = Counter()
+        if connection.vendor == "postgresql":
+            before = self._pg_counts()
+            try:
+                yield written
+            finally:
+                after = self._pg_counts()
+                for table, count in after.items():
+                    if count != before.get(table, 0):
+                        written[self.models[table]] += count - before.get(table, 0)
+            return
+        # total_changes moves when a statement finishes: at once for a plain UPDATE, only once
+        # its rows are fetched for INSERT ... RETURNING. So changes seen since the last look
+        # belong to the last write statement, and are settled before each statement and at
+        # the end.
+        connection.ensure_connection()
+        raw = connection.connection
+        by_table: Counter = Counter()
+        state = {"table": None, "seen": raw.total_changes}
+
+        def settle():
+            if delta := raw.total_changes - state["seen"]:
+                # A write we cannot attribute fails the probe rather than passing unseen.
+                assert state["table"], "rows written by a statement of unknown target"
+                by_table[state["table"]] += delta
+                state["seen"] += delta
+
+        def count_changes(execute, sql, params, many, context):
+            settle()
+            match = self._SQLITE_TARGET.match(sql)
+            state["table"] = match.group(1) if match else None
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                settle()
+
+        try:
+            with connection.execute_wrapper(count_changes):
+                yield written
+        finally:
+            settle()
+            for table, count in by_table.items():
+                if table in self.models:
+                    written[self.models[table]] += count
+
+
+@cache
+def write_counter() -> WriteCounter:
+    return WriteCounter()
 
 
 def _rows(model, practice=None):
-    if issubclass(model, PracticeScopedModel):
-        qs = model.unscoped.all()
-        if practice is not None:
-            qs = qs.filter(practice=practice)
-    elif model is User:
-        qs = User.objects.all()
-        if practice is not None:
-            qs = qs.filter(
-                pk__in=Membership.unscoped.filter(practice=practice).values("user_id")
-            )
-    else:
-        qs = model._base_manager.all()
-        if practice is not None and model is Practice:
+    qs = model._base_manager.all()  # `unscoped` for tenant models
+    if practice is not None:
+        if model is User:
+            qs = qs.filter(pk__in=Membership.unscoped.filter(practice=practice).values("user_id"))
+        elif model is Practice:
             qs = qs.filter(pk=practice.pk)
+        elif any(f.name == "practice" for f in model._meta.concrete_fields):
+            qs = qs.filter(practice=practice)  # tenant rows, and the practice's audit events
     return list(qs.order_by("pk").values_list())
 
 
-def db_digest(practice=None) -> dict[str, tuple[int, str]]:
-    """Row count and a hash of every row of every tracked model (of one practice, if given)."""
+def db_digest(practice=None, models=None) -> dict[str, tuple[int, str]]:
+    """Row count and a hash of every row of the given (or every tracked) model, of one practice
+    if given. Only taken for the few tables a request actually wrote to."""
     digest = {}
-    for model in tracked_models():
+    for model in models if models is not None else tracked_models():
         rows = _rows(model, practice)
         digest[model._meta.label] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
     return digest
 
 
-def cross_practice_references() -> list[str]:
+def cross_practice_references(models=None) -> list[str]:
     """Rows pointing at a row of another practice (there must never be any)."""
     found = []
-    for model in tracked_models():
+    for model in models if models is not None else tracked_models():
         if not issubclass(model, PracticeScopedModel):
             continue
         for f in model._meta.concrete_fields:
@@ -303,6 +388,10 @@ def cross_practice_references() -> list[str]:
 
 def _changed(before: dict, after: dict) -> list[str]:
     return [label for label in before if before[label] != after[label]]
+
+
+def _labels(models) -> str:
+    return ", ".join(sorted(m._meta.label for m in models))
 
 
 # --- Probes and the checker -------------------------------------------------------------------
@@ -355,32 +444,37 @@ def _run(probe: Probe, method: str, b) -> Outcome:
     # Each request runs in a savepoint that is rolled back, so a probe that does change
     # something (a leak, or a legitimate write on a NO_LEAK page) cannot skew the next one.
     with transaction.atomic():
-        outcome = _request(probe, method, b)
+        outcome, written = _request(probe, method, b)
+        # A's own page may write (its own rows, an audit event): practice B's rows of just those
+        # tables must be as they were. "As they were" is read after the rollback below.
+        after = db_digest(b.practice, written) if probe.expect == NO_LEAK and written else None
         transaction.set_rollback(True)
+    if after is not None and (changed := _changed(db_digest(b.practice, written), after)):
+        outcome.problems.append(f"changed rows of practice B of {', '.join(changed)}")
     return outcome
 
 
-def _request(probe: Probe, method: str, b) -> Outcome:
-    whole = probe.expect in (DENIED, SIGN_IN)
-    before = db_digest() if whole else db_digest(b.practice)
+def _request(probe: Probe, method: str, b) -> tuple[Outcome, list]:
+    """The request and what it wrote: the tracked models with rows inserted, updated or deleted."""
     problems = []
     response = None
-    try:
-        with transaction.atomic():  # so a database error leaves the connection usable
-            if method == "GET":
-                response = probe.http.get(probe.path)
-            else:
-                response = probe.http.post(probe.path, probe.data)
-    except Exception as error:  # a crash is a failure, and the walk goes on
-        problems.append(f"raised {type(error).__name__}: {error}")
-    after = db_digest() if whole else db_digest(b.practice)
-    if changed := _changed(before, after):
-        scope = "rows" if whole else "rows of practice B"
-        problems.append(f"changed {scope} of {', '.join(changed)}")
-    if probe.expect == NO_LEAK and (refs := cross_practice_references()):
+    with write_counter().measure() as counts:
+        try:
+            with transaction.atomic():  # so a database error leaves the connection usable
+                if method == "GET":
+                    response = probe.http.get(probe.path)
+                else:
+                    response = probe.http.post(probe.path, probe.data)
+        except Exception as error:  # a crash is a failure, and the walk goes on
+            problems.append(f"raised {type(error).__name__}: {error}")
+    written = [model for model, n in counts.items() if n]
+    if written and probe.expect in (DENIED, SIGN_IN):
+        # Refused means refused: not a row anywhere, audit events included.
+        problems.append(f"changed rows of {_labels(written)}")
+    if probe.expect == NO_LEAK and written and (refs := cross_practice_references(written)):
         problems.append(f"left cross-practice references: {', '.join(refs)}")
     if response is None:
-        return Outcome(None, problems)
+        return Outcome(None, problems), written
     body = "" if response.streaming else response.content.decode(errors="replace")
     if shown := [m for m in b.markers if m in body]:
         problems.append(f"shows practice B's data: {shown[:3]}")
@@ -390,7 +484,7 @@ def _request(probe: Probe, method: str, b) -> Outcome:
         problems.append("is not a redirect to sign-in")
     if probe.expect == NO_LEAK and status >= 500:
         problems.append("server error")
-    return Outcome(status, problems, response.get("Allow", ""), sign_in)
+    return Outcome(status, problems, response.get("Allow", ""), sign_in), written
 
 
 def _judge(probe: Probe, b) -> list[Failure]:
@@ -658,3 +752,48 @@ def test_the_checker_catches_a_leak(worlds):
     # A keyword nobody registered fails with instructions instead of being skipped silently.
     (unknown,) = by_url["leaky_widget"]
     assert "takes `widget_id`" in unknown and "KWARG_REGISTRY" in unknown
+
+
+def test_the_write_counter_is_exact(world_a):
+    from portal.audit.models import AuditEvent
+    from portal.audit.services import record_event
+
+    assert AuditEvent in tracked_models()  # a refused request may not write an audit event
+    counter = WriteCounter()
+    with counter.measure() as nothing:
+        list(Client.unscoped.all())
+        Client.unscoped.filter(pk=-1).update(first_name="nobody")
+    assert not +nothing
+    with counter.measure() as counts:
+        with transaction.atomic():
+            Client.unscoped.filter(pk=world_a.client.pk).update(first_name="X")
+            transaction.set_rollback(True)  # undone, but it was written: still counted
+        record_event(practice=world_a.practice, actor=None, action="export")
+        Client.unscoped.filter(practice=world_a.practice).update(first_name="Y")
+    assert counts == Counter({Client: 1 + Client.unscoped.filter(practice=world_a.practice).count(),
+                              AuditEvent: 1})
+
+
+@override_settings(ROOT_URLCONF=LEAKY_URLCONF)
+def test_a_page_that_answers_but_writes_to_practice_b_is_caught(worlds):
+    """NO_LEAK probes (A's own pages) may write A's rows and audit events, never B's rows."""
+    from portal.audit.models import AuditEvent
+
+    a, b = worlds
+    checker = Checker(LEAKY_URLCONF, a, b)
+    by_name = {u.name: u for u in checker.urls}
+    admin = checker.http(a.admin)
+    leak = by_name["leaky_discharge"]
+    probe = Probe("a: B's data", leak, checker.path(leak, a, {"client_id": b.client.pk}),
+                  "admin", admin, NO_LEAK)
+    assert "changed rows of practice B of care.Client" in _run(probe, "POST", b).problems
+    # A's own client page writes an audit event of A: counted, checked against B, passes.
+    page = by_name["care:client"]
+    probe = Probe("a: B's data", page, checker.path(page, a, {"client_id": a.client.pk}),
+                  "admin", admin, NO_LEAK)
+    with transaction.atomic():
+        outcome, written = _request(probe, "GET", b)
+        transaction.set_rollback(True)
+    assert outcome.status == 200 and AuditEvent in written
+    assert _run(probe, "GET", b).problems == []
+
