@@ -295,6 +295,9 @@ ACCOUNT_RATE_LIMITS = {
 ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "Rapport"
+# Accept the previous and next 30-second code too (clock drift, RFC 6238 5.2); each code still
+# works only once (allauth remembers used codes in the cache).
+MFA_TOTP_TOLERANCE = 1
 # Browsers allow WebAuthn on http://localhost only; in production the origin is https.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 
