@@ -14,6 +14,15 @@ class StaffInviteForm(forms.Form):
     )
 
 
+class StaffMfaForm(forms.Form):
+    require_staff_mfa = forms.BooleanField(
+        label="Staff must use two-factor authentication",
+        required=False,
+        help_text="Admins and clinicians set up an authenticator app or a security key before "
+        "they can open any page of the practice. Strongly recommended: staff see clinical records.",
+    )
+
+
 class NewAccountForm(forms.Form):
     """Create an account for an invited address (the link proves the address)."""
 

@@ -34,6 +34,30 @@ def must_enroll(membership) -> bool:
     )
 
 
+def set_staff_mfa_required(*, practice, actor, required: bool):
+    """A practice admin's choice; on by default. Turning it on holds back, at their next page,
+    every staff member who has no second factor yet (the admin has one: they got here)."""
+    if actor.role != actor.Role.ADMIN:
+        raise PermissionError("Only a practice admin changes the MFA requirement.")
+    if practice.require_staff_mfa != required:
+        practice.require_staff_mfa = required
+        practice.save(update_fields=["require_staff_mfa"])
+    return practice
+
+
+def staff_without_second_factor(practice):
+    """Active staff of `practice` who have no second factor (shown to the admin)."""
+    from accounts.models import Membership
+
+    return [
+        m for m in Membership.objects.filter(
+            practice=practice, status=Membership.Status.ACTIVE, role__in=Membership.STAFF_ROLES
+        ).select_related("user").exclude(
+            user__in=Authenticator.objects.filter(type__in=SECOND_FACTORS).values("user")
+        ).order_by("email")
+    ]
+
+
 def enroll_totp(user, secret: str | None = None) -> str:
     """Give `user` an authenticator app (TOTP) without the setup page; returns the secret.
 

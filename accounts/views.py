@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import mfa, selectors, services
 from accounts.access import access_staff_member
-from accounts.forms import NewAccountForm, StaffInviteForm
+from accounts.forms import NewAccountForm, StaffInviteForm, StaffMfaForm
 from accounts.models import Invitation, Membership
 from portal.ratelimit import rate_limited
 from portal.tenancy.access import require_role
@@ -38,6 +38,27 @@ def invite_staff(request):
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("accounts:staff", practice_slug=request.practice.slug)
     return render(request, "accounts/invite_staff.html", {"form": form})
+
+
+@require_role(ADMIN)
+@require_http_methods(["GET", "POST"])
+def staff_security(request):
+    practice = request.practice
+    form = StaffMfaForm(
+        # An unticked box sends nothing, so an empty POST is still a submission.
+        request.POST if request.method == "POST" else None,
+        initial={"require_staff_mfa": practice.require_staff_mfa},
+    )
+    if request.method == "POST" and form.is_valid():
+        required = form.cleaned_data["require_staff_mfa"]
+        mfa.set_staff_mfa_required(practice=practice, actor=request.membership, required=required)
+        if required:
+            messages.success(request, "Staff must now use two-factor authentication.")
+        else:
+            messages.warning(request, "Staff can now open the practice with a password alone.")
+        return redirect("accounts:security", practice_slug=practice.slug)
+    context = {"form": form, "without": mfa.staff_without_second_factor(practice)}
+    return render(request, "accounts/staff_security.html", context)
 
 
 def _staff_action(request, membership_id, action, done_message):

@@ -252,3 +252,40 @@ def test_a_code_from_the_previous_half_minute_works_once(world_a):
 
     assert first.session.get("_auth_user_id") == str(user.pk)
     assert second.session.get("_auth_user_id") is None
+
+
+# --- The practice setting, in the practice ----------------------------------------------------
+
+
+def test_an_admin_turns_the_requirement_off_and_on_for_their_practice(world_a, world_b, as_member):
+    held_back = without_mfa(world_a.clinician)
+    admin = as_member(world_a.admin)
+    page = admin.get(world_a.url("staff/security/"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert held_back.display_name in body  # listed as without a second factor
+    assert world_a.clinician2.display_name not in body
+
+    response = admin.post(world_a.url("staff/security/"), {})  # unticked: off
+    assert response.status_code == 302
+    world_a.practice.refresh_from_db()
+    world_b.practice.refresh_from_db()
+    assert world_a.practice.require_staff_mfa is False
+    assert world_b.practice.require_staff_mfa is True  # only their own practice
+    other = HttpClient()
+    other.force_login(held_back.user)
+    assert other.get(world_a.url()).status_code == 200
+
+    admin.post(world_a.url("staff/security/"), {"require_staff_mfa": "on"})
+    world_a.practice.refresh_from_db()
+    assert world_a.practice.require_staff_mfa is True
+    assert other.get(world_a.url())["Location"] == ACTIVATE
+
+
+def test_only_admins_reach_the_setting(world_a, as_member):
+    for member in (world_a.clinician, world_a.client.membership):
+        http = as_member(member)
+        assert http.get(world_a.url("staff/security/")).status_code == 404
+        assert http.post(world_a.url("staff/security/"), {}).status_code == 404
+    world_a.practice.refresh_from_db()
+    assert world_a.practice.require_staff_mfa is True
