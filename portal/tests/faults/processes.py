@@ -148,7 +148,11 @@ class Worker:
         )
         self.starts += 1
         threading.Thread(target=self._read, args=(self.proc, ready), daemon=True).start()
-        wait_until(ready.is_set, "the worker to be ready", logs=self.log)
+        try:
+            wait_until(ready.is_set, "the worker to be ready", logs=self.log)
+        except AssertionError:
+            self.proc.kill()  # never leave a worker behind
+            raise
         return self
 
     def _read(self, proc, ready):
@@ -316,7 +320,11 @@ class Gunicorn:
             except OSError:
                 return False
 
-        wait_until(up, "gunicorn to answer", logs=self.log)
+        try:
+            wait_until(up, "gunicorn to answer", logs=self.log)
+        except AssertionError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -92,6 +92,7 @@ def test_postgres_stopped_during_dispatch_loses_nothing_and_doubles_nothing(
     n = 30
     clients_with_due_plans(world_a, n)  # committed: pg_dump sees them
     cluster = PgCluster()
+    worker = None
     try:
         started = time.monotonic()
         cluster.init()
@@ -145,4 +146,6 @@ def test_postgres_stopped_during_dispatch_loses_nothing_and_doubles_nothing(
                 retries_database_gone=retried, sent_but_recorded_later=unrecorded,
                 swept_after=swept, seconds_stop_to_all_sent=round(recovered, 1))
     finally:
+        if worker is not None:
+            worker.stop()
         cluster.remove()
