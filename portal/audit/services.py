@@ -1,7 +1,11 @@
-"""Writing audit events. Other apps call these two functions, nothing else:
+"""Writing audit events. Other apps call these:
 
     record_event(practice=..., actor=user_or_None, action=AuditEvent.Action.X, target=obj)
     record_request_event(request, AuditEvent.Action.X, target=obj)
+    record_staff_event(request, ...)  # the same, but only when the viewer is admin/clinician
+                                      # (pages both a client and their care team use)
+
+(record_account_event is for the sign-in/MFA receivers: account events have no practice.)
 
 Call them only after access has succeeded (a refused request logs nothing), inside the same
 transaction as the change they describe. `detail` holds ids, counts and field names, never
