@@ -307,11 +307,8 @@ def send_weekly_digest(self, practice_id: int, digest_id: int) -> str:
     with practice_scope(practice):
         try:
             return digest.send_digest(digest_id=digest_id)
-        except smtplib.SMTPRecipientsRefused:
-            digest.record_failure(digest_id=digest_id)
-            return "failed"
-        except TRANSIENT_SMTP_ERRORS as error:
-            if self.request.retries >= self.max_retries:
+        except (smtplib.SMTPException, *TRANSIENT_SMTP_ERRORS) as error:
+            if permanent_smtp_failure(error) or self.request.retries >= self.max_retries:
                 digest.record_failure(digest_id=digest_id)
                 return "failed"
             logger.warning("Digest %s: %s; retrying", digest_id, type(error).__name__)

@@ -105,3 +105,22 @@ def test_a_digest_that_keeps_failing_is_recorded(busy, monkeypatch):
     with busy.scope():
         row.refresh_from_db()
     assert row.status == "failed"
+
+
+@pytest.mark.parametrize("code, outcome", [(451, "retry"), (550, "failed")])
+def test_a_refused_recipient_is_retried_on_4xx_and_recorded_on_5xx(busy, monkeypatch, code, outcome):
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"x@example.test": (code, b"no")})
+
+    monkeypatch.setattr(digest, "send_mail", refuse)
+    with busy.scope():
+        row = DigestEmail.objects.create(practice=busy.practice, clinician=busy.clinician,
+                                         week_start=digest.week_of(busy.practice, timezone.now()))
+    if outcome == "retry":
+        with pytest.raises(Retry):
+            tasks.send_weekly_digest.apply(args=(busy.practice.pk, row.pk))
+    else:
+        assert tasks.send_weekly_digest.apply(args=(busy.practice.pk, row.pk)).get() == "failed"
+    with busy.scope():
+        row.refresh_from_db()
+    assert row.status == ("pending" if outcome == "retry" else "failed")
