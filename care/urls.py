@@ -3,6 +3,7 @@ from django.urls import include, path
 from care.routes import plans as plan_routes
 from care.routes import sessions as session_routes
 from care.views import clients as views
+from care.views import deletion as deletion_views
 
 app_name = "care"
 
@@ -24,6 +25,7 @@ urlpatterns = [
     ),
     path("<int:client_id>/transfer/", views.client_transfer, name="client_transfer"),
     path("<int:client_id>/discharge/", views.client_discharge, name="client_discharge"),
+    path("<int:client_id>/delete/", deletion_views.client_delete, name="client_delete"),
 ]
 
 # Feature pages about one client (plans, sessions, agenda, requests), for staff.

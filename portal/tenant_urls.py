@@ -10,5 +10,6 @@ urlpatterns = [
     path("clients/", include("care.urls")),
     path("my/", include("care.my_urls")),
     path("", include("feedback.urls")),  # instruments/ and checkins/
+    path("exports/", include("portal.exports.urls")),  # practice exports, admins only
     path("audit/", include("portal.audit.urls")),  # the audit log, admins only
 ]

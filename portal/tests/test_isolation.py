@@ -34,6 +34,7 @@ from care.models import AgendaItem, CareRequest, Client, TerminationPlan, Therap
 from care.models import PlanGoal, PlanIntervention, PlanObjective, PlanProblem, PlanProposal
 from feedback.models import CheckinInvitation, Instrument, InstrumentVersion, MeasurementPlan
 from feedback.models import Alert, CheckinResponse
+from portal.exports.models import ExportJob
 from feedback.testing import InstrumentFactory, make_checkin
 from portal.testing import (
     AgendaItemFactory,
@@ -51,7 +52,7 @@ from portal.tenancy.models import Practice, PracticeScopedModel
 TENANT_URLCONF = "portal.tenant_urls"
 LEAKY_URLCONF = "portal.tests.leaky_urls"
 SLUG = "practice_slug"
-STAFF_NAMESPACES = ("accounts", "care", "feedback", "audit")
+STAFF_NAMESPACES = ("accounts", "care", "feedback", "audit", "exports")
 MARKER = "Zzleakmarker"  # every name in practice B contains it; no page of A may show it
 
 
@@ -105,7 +106,18 @@ KWARG_REGISTRY: dict[str, IdKind] = {
     # world.client's answered check-in and its open rupture alert (see prepare_worlds).
     "response_id": IdKind(CheckinResponse, lambda w: w.response),
     "alert_id": IdKind(Alert, lambda w: w.alert),
+    # A finished practice export of the world (portal.exports), made on first use.
+    "job_id": IdKind(ExportJob, lambda w: _export_job(w)),
 }
+
+
+def _export_job(world):
+    if getattr(world, "export_job", None) is None:
+        world.export_job = ExportJob.unscoped.create(
+            practice=world.practice, format="csv", status="done", progress=100,
+            file_path=f"{world.practice.pk}/export-isolation.zip", created_by=world.admin,
+        )
+    return world.export_job
 
 
 def post_data(world) -> dict:
