@@ -251,33 +251,36 @@ def compute_nightly_reports() -> int:
     return count
 
 
+REPORT_BATCH = 50  # clinicians computed together in one task (the same queries as one)
+
+
 @shared_task
 def fan_out_report_run(practice_id: int, run_id: int) -> int:
-    """One task per subject of the run: the practice as a whole, then each clinician."""
+    """One task for the practice as a whole, then one per batch of clinicians."""
     from feedback.services import reports
 
     practice = Practice.objects.get(pk=practice_id)
     with practice_scope(practice):
-        subject_ids = [None, *reports.report_subjects().values_list("pk", flat=True)]
-    for subject_id in subject_ids:
-        compute_subject_report.delay(practice_id, run_id, subject_id)
-    return len(subject_ids)
+        ids = list(reports.report_subjects().values_list("pk", flat=True))
+    batches = [None] + [ids[i : i + REPORT_BATCH] for i in range(0, len(ids), REPORT_BATCH)]
+    for batch in batches:
+        compute_report_batch.delay(practice_id, run_id, batch)
+    return len(batches)
 
 
 @shared_task
-def compute_subject_report(practice_id: int, run_id: int, clinician_id: int | None) -> int:
+def compute_report_batch(practice_id: int, run_id: int, clinician_ids: list[int] | None) -> int:
     from accounts.models import Membership
     from feedback.models import ReportRun
     from feedback.services import reports
 
     practice = Practice.objects.get(pk=practice_id)
     with practice_scope(practice):
-        clinician = None
-        if clinician_id is not None:
-            clinician = Membership.objects.filter(pk=clinician_id).first()
-            if clinician is None:  # removed since the run started: nothing to report
-                return 0
-        written = reports.compute_subject_reports(practice=practice, clinician=clinician)
+        clinicians = None
+        if clinician_ids is not None:
+            # Someone removed since the run started has nothing left to report.
+            clinicians = list(Membership.objects.filter(pk__in=clinician_ids))
+        written = reports.compute_reports(practice=practice, clinicians=clinicians)
         run = ReportRun.objects.filter(pk=run_id).first()
         if run is not None:
             reports.finish_run_if_complete(run=run)

@@ -21,15 +21,20 @@ from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Avg,
+    Case,
     Count,
+    DateField,
     F,
     FloatField,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
-    Sum,
     Subquery,
+    Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
@@ -110,40 +115,59 @@ def _next_start(granularity: str, start: date) -> date:
     return date(start.year + start.month // 12, start.month % 12 + 1, 1)
 
 
-# --- What a subject's check-ins, invitations and ruptures are ------------------------------------
+# --- Whom a computation is for ------------------------------------------------------------------
 
 
-def _alliance(clinician: Membership | None, window: Window) -> QuerySet:
+@dataclass(frozen=True)
+class Subjects:
+    """The practice as a whole (`ids` None), or a batch of clinicians computed together: every
+    query groups by `subject` (a clinician's id, or 0 for the practice), so a batch of fifty
+    costs the same number of queries as one."""
+
+    ids: tuple[int, ...] | None
+
+    PRACTICE = 0
+
+    def keys(self) -> list[int]:
+        return [self.PRACTICE] if self.ids is None else list(self.ids)
+
+    def of(self, rows: QuerySet, field: str) -> QuerySet:
+        """`rows` narrowed to these subjects and annotated with `subject` from `field`."""
+        if self.ids is None:
+            return rows.annotate(subject=Value(self.PRACTICE, output_field=IntegerField()))
+        return rows.filter(**{f"{field}__in": self.ids}).annotate(subject=F(field))
+
+
+def _alliance(subjects: Subjects, window: Window) -> QuerySet:
     rows = CheckinResponse.objects.counted().filter(
         index__isnull=False,
         instrument_version__instrument__kind=Instrument.Kind.ALLIANCE,
         **window.bounds("submitted_at"),
     )
-    return rows if clinician is None else rows.filter(clinician=clinician)
+    return subjects.of(rows, "clinician")
 
 
-def _invitations(clinician: Membership | None, window: Window, now: datetime) -> QuerySet:
+def _invitations(subjects: Subjects, window: Window, now: datetime) -> QuerySet:
     # Sent: due by now and not withdrawn (a cancelled invitation was never a question asked).
     rows = CheckinInvitation.objects.filter(due_at__lte=now, **window.bounds("due_at")).exclude(
         status=CheckinInvitation.Status.CANCELLED
     )
-    return rows if clinician is None else rows.filter(clinician=clinician)
+    return subjects.of(rows, "clinician")
 
 
-def _ruptures(clinician: Membership | None, window: Window) -> QuerySet:
+def _ruptures(subjects: Subjects, window: Window) -> QuerySet:
     rows = Alert.objects.filter(kind=Alert.Kind.RUPTURE, **window.bounds("created_at"))
-    return rows if clinician is None else rows.filter(response__clinician=clinician)
+    return subjects.of(rows, "response__clinician")
 
 
-def _outcomes(clinician: Membership | None, window: Window) -> QuerySet:
-    rows = CheckinResponse.objects.counted().filter(
-        instrument_version__instrument__kind=Instrument.Kind.OUTCOME,
-        **window.bounds("submitted_at"),
-    )
-    return rows if clinician is None else rows.filter(clinician=clinician)
+def _responses(subjects: Subjects, window: Window, kind: str | None = None) -> QuerySet:
+    rows = CheckinResponse.objects.counted().filter(**window.bounds("submitted_at"))
+    if kind is not None:
+        rows = rows.filter(instrument_version__instrument__kind=kind)
+    return subjects.of(rows, "clinician")
 
 
-# --- Aggregates ----------------------------------------------------------------------------------
+# --- Aggregates (each one query for all the subjects) --------------------------------------------
 
 
 def _alliance_figures(cutoff: float) -> dict:
@@ -164,6 +188,12 @@ def _sd(n: int, mean: float | None, sumsq: float | None) -> float | None:
     return math.sqrt(max(0.0, (sumsq - n * mean * mean) / (n - 1)))
 
 
+SENT_FIGURES = {
+    "invitations_sent": Count("pk"),
+    "invitations_completed": Count("pk", filter=Q(status=CheckinInvitation.Status.COMPLETED)),
+}
+
+
 def _rupture_figures() -> dict:
     figures = {
         "ruptures_detected": Count("pk"),
@@ -182,24 +212,46 @@ def _rupture_figures() -> dict:
     return figures
 
 
-def _python_medians(rows: QuerySet, key) -> dict:
+def _grouped(rows: QuerySet, granularity: str, field: str, window: Window, figures: dict) -> dict:
+    """{(subject, period start): figures}."""
+    if granularity == WINDOW:
+        grouped = rows.values("subject").annotate(**figures).order_by()
+        return {(row.pop("subject"), window.start): row for row in grouped}
+    grouped = (
+        rows.annotate(bucket=_bucket(granularity, field, window))
+        .values("subject", "bucket")
+        .annotate(**figures)
+        .order_by()
+    )
+    return {(row.pop("subject"), _as_date(row.pop("bucket"))): row for row in grouped}
+
+
+def _rupture_medians(rows: QuerySet, granularity: str, window: Window) -> dict:
     """Median times where the database has no percentile function (SQLite, the embedded
-    default): one query for the timestamps, the median taken per bucket."""
+    default): one query for the timestamps, the median taken per subject and period. On
+    PostgreSQL percentile_cont does it in _rupture_figures."""
+    if connection.vendor == "postgresql":
+        return {}
+    if granularity == WINDOW:
+        rows = rows.annotate(bucket=Value(None, output_field=DateField()))
+    else:
+        rows = rows.annotate(bucket=_bucket(granularity, "created_at", window))
     acked: dict = {}
     repaired: dict = {}
-    for bucket, created, acknowledged, repaired_at in rows.values_list(
-        key, "created_at", "acknowledged_at", "repaired_at"
+    for subject, bucket, created, acknowledged, repaired_at in rows.values_list(
+        "subject", "bucket", "created_at", "acknowledged_at", "repaired_at"
     ):
+        key = (subject, window.start if granularity == WINDOW else _as_date(bucket))
         if acknowledged is not None:
-            acked.setdefault(bucket, []).append((acknowledged - created).total_seconds())
+            acked.setdefault(key, []).append((acknowledged - created).total_seconds())
         if repaired_at is not None:
-            repaired.setdefault(bucket, []).append((repaired_at - created).total_seconds())
+            repaired.setdefault(key, []).append((repaired_at - created).total_seconds())
     return {
-        bucket: {
-            "ack_seconds": stats.median(acked.get(bucket, [])),
-            "repair_seconds": stats.median(repaired.get(bucket, [])),
+        key: {
+            "ack_seconds": stats.median(acked.get(key, [])),
+            "repair_seconds": stats.median(repaired.get(key, [])),
         }
-        for bucket in set(acked) | set(repaired)
+        for key in set(acked) | set(repaired)
     }
 
 
@@ -207,86 +259,63 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
-def _grouped(rows: QuerySet, granularity: str, field: str, window: Window, figures: dict) -> dict:
-    if granularity == WINDOW:
-        return {window.start: rows.aggregate(**figures)}
-    grouped = (
-        rows.annotate(bucket=_bucket(granularity, field, window))
-        .values("bucket")
-        .annotate(**figures)
-        .order_by()
+def _client_means(rows: QuerySet) -> dict[int, dict]:
+    """Per subject, the mean and SD of each client's own mean alliance index: one query, the
+    per-client means nested inside the per-subject aggregate."""
+    per_client = rows.values("subject", "client").annotate(client_mean=Avg("index")).order_by()
+    inner, params = per_client.query.sql_with_params()
+    sql = (
+        "SELECT subject, COUNT(*), AVG(client_mean), SUM(client_mean * client_mean) "
+        f"FROM ({inner}) AS per_client GROUP BY subject"
     )
-    return {_as_date(row.pop("bucket")): row for row in grouped}
-
-
-def _rupture_medians(rows: QuerySet, granularity: str, window: Window) -> dict:
-    if connection.vendor == "postgresql":
-        return {}
-    if granularity == WINDOW:
-        found = _python_medians(rows.annotate(bucket=F("practice_id")), "bucket")
-        return {window.start: next(iter(found.values()))} if found else {}
-    keyed = rows.annotate(bucket=_bucket(granularity, "created_at", window))
-    return {_as_date(k): v for k, v in _python_medians(keyed, "bucket").items()}
-
-
-def _client_means(rows: QuerySet) -> dict:
-    """The mean and SD of each client's own mean alliance index (one query, nested in SQL)."""
-    per_client = rows.values("client").annotate(client_mean=Avg("index")).order_by()
-    found = per_client.aggregate(
-        n=Count("client"), mean=Avg("client_mean"), sumsq=Sum(F("client_mean") * F("client_mean"))
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
     return {
-        "client_mean_mean": found["mean"],
-        "client_mean_sd": _sd(found["n"], found["mean"], found["sumsq"]),
+        subject: {"client_mean_mean": mean, "client_mean_sd": _sd(n, mean, sumsq)}
+        for subject, n, mean, sumsq in found
     }
 
 
-def _channels(rows: QuerySet) -> dict:
-    return {
-        row["channel"]: {"sent": row["sent"], "completed": row["completed"]}
-        for row in rows.values("channel")
-        .annotate(
-            sent=Count("pk"),
-            completed=Count("pk", filter=Q(status=CheckinInvitation.Status.COMPLETED)),
-        )
-        .order_by("channel")
-    }
+def _channels(rows: QuerySet) -> dict[int, dict]:
+    channels: dict[int, dict] = {}
+    for row in rows.values("subject", "channel").annotate(**SENT_FIGURES).order_by("channel"):
+        channels.setdefault(row["subject"], {})[row["channel"]] = {
+            "sent": row["invitations_sent"],
+            "completed": row["invitations_completed"],
+        }
+    return channels
 
 
-def _score_of(prefix: str = ""):
+def _score_of():
     """The score a response's scoring rule reports, as a database expression."""
-    from django.db.models import Case, When
-
-    rule = f"{prefix}instrument_version__scoring_rule"
+    rule = "instrument_version__scoring_rule"
     return Case(
-        When(**{rule: scoring.SUM}, then=F(f"{prefix}total")),
-        When(**{rule: scoring.MEAN}, then=F(f"{prefix}mean")),
-        default=F(f"{prefix}index"),
+        When(**{rule: scoring.SUM}, then=F("total")),
+        When(**{rule: scoring.MEAN}, then=F("mean")),
+        default=F("index"),
         output_field=FloatField(),
     )
 
 
-def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
-    """Responses per instrument, and per outcome measure how many clients with two or more
-    scores reliably improved or deteriorated from their first to their latest score in the
-    window (each instrument's own reliable-change rule). Three queries."""
-    use = {
-        row["instrument_version__instrument"]: row
-        for row in rows.values(
-            "instrument_version__instrument",
-            "instrument_version__instrument__key",
-            "instrument_version__instrument__name",
-            "instrument_version__instrument__kind",
-        )
-        .annotate(responses=Count("pk"), clients=Count("client", distinct=True))
-        .order_by()
-    }
-    same_series = outcomes.filter(
+def _outcome_changes(subjects: Subjects, window: Window) -> dict[tuple[int, int], dict]:
+    """Per (subject, outcome instrument): clients with two or more scores in the window, and how
+    many of them reliably improved or deteriorated from their first to their latest score (the
+    instrument's own reliable-change rule). Two queries."""
+    base = CheckinResponse.objects.counted().filter(
+        instrument_version__instrument__kind=Instrument.Kind.OUTCOME,
+        **window.bounds("submitted_at"),
+    )
+    same_series = base.filter(
         client=OuterRef("client"),
         instrument_version__instrument=OuterRef("instrument_version__instrument"),
-    ).annotate(score=_score_of())
+    )
+    if subjects.ids is not None:
+        same_series = same_series.filter(clinician=OuterRef("clinician"))
+    same_series = same_series.annotate(score=_score_of())
     pairs = list(
-        outcomes.values("client", "instrument_version__instrument")
+        subjects.of(base, "clinician")
+        .values("subject", "client", "instrument_version__instrument")
         .annotate(
             n=Count("pk"),
             first=Subquery(same_series.order_by("submitted_at", "id").values("score")[:1]),
@@ -300,11 +329,13 @@ def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
         instrument_id__in={p["instrument_version__instrument"] for p in pairs}
     ).order_by("instrument_id", "number"):
         latest_versions[version.instrument_id] = version  # the last one wins
-    changes: dict[int, dict] = {}
+    changes: dict[tuple[int, int], dict] = {}
     for pair in pairs:
         instrument_id = pair["instrument_version__instrument"]
         version = latest_versions[instrument_id]
-        tally = changes.setdefault(instrument_id, {"measured": 0, "improved": 0, "deteriorated": 0})
+        tally = changes.setdefault(
+            (pair["subject"], instrument_id), {"measured": 0, "improved": 0, "deteriorated": 0}
+        )
         tally["measured"] += 1
         if pair["first"] is None or pair["last"] is None:
             continue
@@ -314,70 +345,78 @@ def _instrument_use(rows: QuerySet, outcomes: QuerySet) -> list[dict]:
         direction = change.direction(higher_is_better=version.higher_is_better)
         if direction in (scoring.IMPROVED, scoring.DETERIORATED):
             tally[direction] += 1
-    result = []
-    for instrument_id, row in use.items():
-        tally = changes.get(instrument_id)
-        result.append(
+    return changes
+
+
+def _instrument_use(subjects: Subjects, window: Window) -> dict[int, list[dict]]:
+    """Per subject: responses and clients per instrument, with the outcome changes."""
+    changes = _outcome_changes(subjects, window)
+    use: dict[int, list[dict]] = {}
+    for row in (
+        _responses(subjects, window)
+        .values(
+            "subject",
+            "instrument_version__instrument",
+            "instrument_version__instrument__key",
+            "instrument_version__instrument__name",
+            "instrument_version__instrument__kind",
+        )
+        .annotate(responses=Count("pk"), clients=Count("client", distinct=True))
+        .order_by()
+    ):
+        tally = changes.get((row["subject"], row["instrument_version__instrument"]), {})
+        use.setdefault(row["subject"], []).append(
             {
                 "key": row["instrument_version__instrument__key"],
                 "name": row["instrument_version__instrument__name"],
                 "outcome": row["instrument_version__instrument__kind"] == Instrument.Kind.OUTCOME,
                 "responses": row["responses"],
                 "clients": row["clients"],
-                "measured": tally["measured"] if tally else 0,
-                "improved": tally["improved"] if tally else 0,
-                "deteriorated": tally["deteriorated"] if tally else 0,
+                "measured": tally.get("measured", 0),
+                "improved": tally.get("improved", 0),
+                "deteriorated": tally.get("deteriorated", 0),
             }
         )
-    return sorted(result, key=lambda r: r["name"])
+    return {subject: sorted(rows, key=lambda r: r["name"]) for subject, rows in use.items()}
 
 
 # --- The service ---------------------------------------------------------------------------------
 
 
-def compute_subject_reports(
-    *, practice: Practice, clinician: Membership | None, now: datetime | None = None
+def compute_reports(
+    *, practice: Practice, clinicians: list[Membership] | None, now: datetime | None = None
 ) -> int:
-    """Recompute one subject's snapshots (clinician, or the practice when None); returns how
-    many were written. The practice's scope must be entered already."""
+    """Recompute the snapshots of some clinicians (or of the practice as a whole when None)
+    and return how many were written. The practice's scope must be entered already. The number
+    of queries depends neither on the data nor on how many clinicians are in the batch."""
     now = now or timezone.now()
     window = Window.ending(practice, now)
     cutoff = alert_settings(practice).rupture_index_below
-    alliance = _alliance(clinician, window)
-    invitations = _invitations(clinician, window, now)
-    ruptures = _ruptures(clinician, window)
-    all_responses = CheckinResponse.objects.counted().filter(**window.bounds("submitted_at"))
-    if clinician is not None:
-        all_responses = all_responses.filter(clinician=clinician)
+    subjects = Subjects(None if clinicians is None else tuple(sorted(c.pk for c in clinicians)))
+    alliance = _alliance(subjects, window)
+    invitations = _invitations(subjects, window, now)
+    ruptures = _ruptures(subjects, window)
 
-    snapshots = []
+    snapshots: list[ReportSnapshot] = []
+    window_rows: dict[int, ReportSnapshot] = {}
     for granularity in (WEEK, MONTH, WINDOW):
         figures = _grouped(alliance, granularity, "submitted_at", window, _alliance_figures(cutoff))
         for row in figures.values():
             row["index_sd"] = _sd(row["checkins"], row["index_mean"], row.pop("index_sumsq"))
-        sent = _grouped(
-            invitations,
-            granularity,
-            "due_at",
-            window,
-            {
-                "invitations_sent": Count("pk"),
-                "invitations_completed": Count(
-                    "pk", filter=Q(status=CheckinInvitation.Status.COMPLETED)
-                ),
-            },
-        )
+        sent = _grouped(invitations, granularity, "due_at", window, SENT_FIGURES)
         rupture = _grouped(ruptures, granularity, "created_at", window, _rupture_figures())
         medians = _rupture_medians(ruptures, granularity, window)
-        starts = set(figures) | set(sent) | set(rupture)
         if granularity == WINDOW:
-            starts = {window.start}
-        for start in sorted(starts):
-            row = {**figures.get(start, {}), **sent.get(start, {}), **rupture.get(start, {})}
-            row.update(medians.get(start, {}))
+            keys = {(subject, window.start) for subject in subjects.keys()}
+        else:
+            keys = set(figures) | set(sent) | set(rupture)
+        for subject, start in sorted(keys):
+            row = {**figures.get((subject, start), {}), **sent.get((subject, start), {})}
+            row.update(rupture.get((subject, start), {}))
+            row.update(medians.get((subject, start), {}))
             snapshot = ReportSnapshot(
                 practice=practice,
-                clinician=clinician,
+                clinician_id=None if subject == Subjects.PRACTICE else subject,
                 granularity=granularity,
                 period_start=start,
                 period_end=window.end if granularity == WINDOW else _next_start(granularity, start),
@@ -388,22 +427,35 @@ def compute_subject_reports(
                 **{k: (v or 0) if k not in ("index_mean", "index_sd") else v for k, v in row.items()},
             )
             snapshots.append(snapshot)
-        if granularity == WINDOW:
-            window_row = snapshots[-1]
-            for name, value in _client_means(alliance).items():
-                setattr(window_row, name, value)
-            window_row.channels = _channels(invitations)
-            window_row.instruments = _instrument_use(
-                all_responses, _outcomes(clinician, window)
-            )
+            if granularity == WINDOW:
+                window_rows[subject] = snapshot
+    for subject, values in _client_means(alliance).items():
+        for name, value in values.items():
+            setattr(window_rows[subject], name, value)
+    for subject, channels in _channels(invitations).items():
+        window_rows[subject].channels = channels
+    for subject, instruments in _instrument_use(subjects, window).items():
+        window_rows[subject].instruments = instruments
 
     with transaction.atomic():
-        # Serialise overlapping runs for one subject (nightly and on demand), then replace.
-        lock = Membership.objects if clinician is not None else Practice.objects
-        lock.select_for_update().filter(pk=(clinician or practice).pk).exists()
-        ReportSnapshot.objects.filter(clinician=clinician).delete()
+        # Serialise overlapping runs (nightly and on demand), then replace the rows whole.
+        if subjects.ids is None:
+            list(Practice.objects.select_for_update().filter(pk=practice.pk))
+            ReportSnapshot.objects.filter(clinician__isnull=True).delete()
+        else:
+            list(Membership.objects.select_for_update().filter(pk__in=subjects.ids).order_by("pk"))
+            ReportSnapshot.objects.filter(clinician_id__in=subjects.ids).delete()
         ReportSnapshot.objects.bulk_create(snapshots)
     return len(snapshots)
+
+
+def compute_subject_reports(
+    *, practice: Practice, clinician: Membership | None, now: datetime | None = None
+) -> int:
+    """One clinician's snapshots (or the practice's when None)."""
+    return compute_reports(
+        practice=practice, clinicians=None if clinician is None else [clinician], now=now
+    )
 
 
 # --- Runs: which subjects a practice has, and progress ------------------------------------------

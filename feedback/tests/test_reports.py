@@ -353,3 +353,32 @@ def test_a_deactivated_clinician_leaves_the_practice_report(world_a, as_member):
     page = as_member(world_a.admin).get(world_a.url("reports/practice/")).content.decode()
     assert escape(world_a.clinician.display_name) in page
     assert escape(world_a.clinician2.display_name) not in page
+
+
+def test_a_batch_of_clinicians_costs_the_queries_of_one_and_gives_the_same_figures(world_a):
+    _big_enough(world_a)
+    fields = ("clinician_id", "granularity", "period_start", "checkins", "clients", "index_mean",
+              "index_sd", "client_mean_mean", "client_mean_sd", "ruptures_detected",
+              "median_hours_to_acknowledge", "invitations_sent", "instruments", "channels")
+
+    def rows():
+        with world_a.scope():
+            return sorted(ReportSnapshot.objects.filter(clinician__isnull=False).values_list(*fields),
+                          key=repr)
+
+    def queries(clinicians):
+        with world_a.scope(), CaptureQueriesContext(connection) as ctx:
+            reports.compute_reports(practice=world_a.practice, clinicians=clinicians, now=NOW)
+        return len(ctx.captured_queries)
+
+    staff = [world_a.clinician, world_a.clinician2]
+    single = queries([world_a.clinician])
+    assert queries(staff) == single
+    with world_a.scope():
+        for clinician in staff:
+            reports.compute_subject_reports(practice=world_a.practice, clinician=clinician, now=NOW)
+    one_by_one = rows()
+    assert len(one_by_one) >= 6  # per clinician: months, weeks and the window
+    with world_a.scope():
+        reports.compute_reports(practice=world_a.practice, clinicians=staff, now=NOW)
+    assert rows() == one_by_one
