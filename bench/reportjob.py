@@ -54,31 +54,16 @@ SELECT count(*), sum(invitations_sent), sum(responses)
 """
 
 
-def find_report_api():
-    """The report service of issue 5, under whichever name it has landed; None if not yet."""
-    try:
-        from feedback.services import reports
-    except ImportError:
-        return None, "feedback.services.reports is not importable"
-    if hasattr(reports, "compute_all_reports"):
-        return (lambda practice: reports.compute_all_reports(practice=practice)), \
-            "feedback.services.reports.compute_all_reports"
-    if hasattr(reports, "compute_clinician_report"):
-        def per_clinician(practice):
-            from accounts.models import Membership
+def compute_practice(practice) -> None:
+    """What a nightly run does for one practice: the practice as a whole, then the clinicians
+    in the worker's batches (feedback.tasks.fan_out_report_run), one after another."""
+    from feedback.services import reports
+    from feedback.tasks import REPORT_BATCH
 
-            staff = Membership.objects.filter(role__in=Membership.STAFF_ROLES,
-                                              status=Membership.Status.ACTIVE)
-            for clinician in staff:
-                reports.compute_clinician_report(practice=practice, clinician=clinician)
-        return per_clinician, "feedback.services.reports.compute_clinician_report"
-    if hasattr(reports, "compute_subject_reports") and hasattr(reports, "report_subjects"):
-        def per_subject(practice):
-            for clinician in reports.report_subjects():
-                reports.compute_subject_reports(practice=practice, clinician=clinician)
-            reports.compute_subject_reports(practice=practice, clinician=None)
-        return per_subject, "feedback.services.reports.compute_subject_reports"
-    return None, "no known report function in feedback.services.reports"
+    reports.compute_reports(practice=practice, clinicians=None)
+    staff = list(reports.report_subjects())
+    for i in range(0, len(staff), REPORT_BATCH):
+        reports.compute_reports(practice=practice, clinicians=staff[i : i + REPORT_BATCH])
 
 
 def main() -> None:
@@ -97,23 +82,17 @@ def main() -> None:
         cursor.execute(SQL_AGGREGATE)
         cursor.fetchone()
 
-    compute, source = find_report_api()
-    out["source"] = source
-    if compute is None:
-        out["available"] = False
-    else:
-        out["available"] = True
-        try:
-            from portal.rls.db import rls_bypass
-        except ImportError:  # before RLS: nothing to bypass
-            from contextlib import nullcontext as rls_bypass
-        with rls_bypass():
-            practices = list(Practice.objects.filter(is_active=True).order_by("pk"))
-        t0 = time.perf_counter()
-        for practice in practices:
-            with practice_scope(practice):
-                compute(practice)
-        out["report_seconds"] = time.perf_counter() - t0
+    from portal.rls.db import rls_bypass
+
+    out["source"] = "feedback.services.reports.compute_reports (per practice, batches of clinicians)"
+    out["available"] = True
+    with rls_bypass():  # the beat job's cross-practice fan-out
+        practices = list(Practice.objects.filter(is_active=True).order_by("pk"))
+    t0 = time.perf_counter()
+    for practice in practices:
+        with practice_scope(practice):
+            compute_practice(practice)
+    out["report_seconds"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(SQL_AGGREGATE)
