@@ -1,6 +1,5 @@
 """Thin Celery tasks: load by id, enter the practice scope, call a service."""
 
-import smtplib
 from datetime import timedelta
 
 from celery import shared_task
@@ -8,6 +7,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import Invitation
+from portal.mail import SMTP_ERRORS, is_permanent
 from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
@@ -15,14 +15,6 @@ from portal.tenancy.models import Practice
 MAX_SEND_RETRIES = 8
 # Longer than the longest retry countdown, so the sweeper never races a pending retry.
 UNSENT_GRACE = timedelta(minutes=15)
-TRANSIENT_SMTP_ERRORS = (
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPDataError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def retry_countdown(retries: int) -> int:
@@ -35,11 +27,8 @@ def send_invitation(self, practice_id: int, invitation_id: int) -> bool:
     with practice_scope(practice):
         try:
             return services.send_invitation_email(invitation_id=invitation_id)
-        except smtplib.SMTPRecipientsRefused:
-            services.record_invitation_send_failure(invitation_id=invitation_id)
-            return False
-        except TRANSIENT_SMTP_ERRORS as error:
-            if self.request.retries >= self.max_retries:
+        except SMTP_ERRORS as error:
+            if is_permanent(error) or self.request.retries >= self.max_retries:
                 services.record_invitation_send_failure(invitation_id=invitation_id)
                 return False
             raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))

@@ -1,14 +1,14 @@
 """Thin Celery tasks for care: load by id, enter the practice scope, call a service."""
 
-import smtplib
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
-from accounts.tasks import TRANSIENT_SMTP_ERRORS, retry_countdown
+from accounts.tasks import retry_countdown
 from care.models import Notification
 from care.services import notifications
+from portal.mail import SMTP_ERRORS, is_permanent
 from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
@@ -22,9 +22,9 @@ def send_notification_email(self, practice_id: int, recipient_id: int) -> int:
     with practice_scope(practice):
         try:
             return notifications.email_unsent(recipient_id=recipient_id)
-        except smtplib.SMTPRecipientsRefused:
-            return 0  # nothing to retry; the portal still shows the unread markers
-        except TRANSIENT_SMTP_ERRORS as error:
+        except SMTP_ERRORS as error:
+            if is_permanent(error):
+                return 0  # nothing to retry; the portal still shows the unread markers
             raise self.retry(exc=error, countdown=retry_countdown(self.request.retries))
 
 

@@ -15,10 +15,10 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.tasks import TRANSIENT_SMTP_ERRORS
 from feedback.models import CheckinEmail, CheckinInvitation, MeasurementPlan
 from feedback.services import checkins, emails
 from portal.rls.db import rls_bypass
+from portal.mail import SMTP_ERRORS, is_permanent
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -79,12 +79,9 @@ def permanent_smtp_failure(error: Exception) -> str:
     """Why the mail server refused the e-mail for good (a 5xx reply), or "" when trying again
     later may work: a 4xx reply (greylisting, a full mailbox, a busy server) is temporary at
     every stage (RFC 5321, 4.2.1), including a 4xx to RCPT TO or MAIL FROM."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return PERMANENT_FAILURE if codes and all(code >= 500 for code in codes) else ""
-    if isinstance(error, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
-        return REFUSED if error.smtp_code >= 500 else ""
-    return ""
+    if not is_permanent(error):
+        return ""
+    return PERMANENT_FAILURE if isinstance(error, smtplib.SMTPRecipientsRefused) else REFUSED
 
 
 # The database went away (restarted, failed over, a connection cut): nothing was sent.
@@ -103,7 +100,7 @@ def send_checkin_email(self, practice_id: int, email_id: int, sent_at: str = "")
                 return "recorded"
             try:
                 return emails.send_checkin_email(email_id=email_id)
-            except (smtplib.SMTPException, *TRANSIENT_SMTP_ERRORS) as error:
+            except SMTP_ERRORS as error:
                 if reason := permanent_smtp_failure(error):
                     emails.record_email_failure(email_id=email_id, reason=reason)
                     return "failed"
@@ -310,7 +307,7 @@ def send_weekly_digest(self, practice_id: int, digest_id: int) -> str:
     with practice_scope(practice):
         try:
             return digest.send_digest(digest_id=digest_id)
-        except (smtplib.SMTPException, *TRANSIENT_SMTP_ERRORS) as error:
+        except SMTP_ERRORS as error:
             if permanent_smtp_failure(error) or self.request.retries >= self.max_retries:
                 digest.record_failure(digest_id=digest_id)
                 return "failed"
