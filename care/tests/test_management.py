@@ -53,7 +53,7 @@ def open_team(client) -> set[int]:
 
 
 def caseload_names(response) -> set[str]:
-    return {c.full_name for c in response.context["caseload"]}
+    return {row.client.full_name for row in response.context["caseload"]}
 
 
 def new_client_data(**overrides):

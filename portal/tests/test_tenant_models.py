@@ -181,7 +181,7 @@ def test_scope_is_reset_after_an_exception_in_a_view(world_a, as_member, monkeyp
         seen.append(current_practice())
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("portal.views.care_selectors.caseload_for", exploding_caseload)
+    monkeypatch.setattr("portal.views.caseload_selectors.caseload_rows", exploding_caseload)
     client = as_member(world_a.clinician)
     with pytest.raises(RuntimeError, match="boom"):
         client.get(world_a.url())
