@@ -7,6 +7,9 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 
 
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
 class EventFilterForm(forms.Form):
     """The viewer's filters (GET). Dates are days in the practice's time zone, both inclusive."""
 
@@ -19,8 +22,8 @@ class EventFilterForm(forms.Form):
         help_text="For example care.client or care.treatmentplan.",
         validators=[RegexValidator(r"^[a-z0-9_.]*$", "Use a record type such as care.client.")],
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(required=False, label="From", widget=DATE)
+    until = forms.DateField(required=False, label="To", widget=DATE)
 
     def __init__(self, *args, actor_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -113,7 +113,9 @@ class AuditEvent(models.Model):
         indexes = [
             # The viewer: a practice's events newest first, by action / actor / target type.
             models.Index(fields=["practice", "-created_at"], name="audit_practice_time"),
-            models.Index(fields=["practice", "action", "-created_at"], name="audit_practice_action"),
+            models.Index(
+                fields=["practice", "action", "-created_at"], name="audit_practice_action"
+            ),
             models.Index(fields=["practice", "actor", "-created_at"], name="audit_practice_actor"),
             models.Index(
                 fields=["practice", "target_type", "-created_at"], name="audit_practice_target"
@@ -129,7 +131,9 @@ class AuditEvent(models.Model):
     def target_label(self) -> str:
         if not self.target_type:
             return ""
-        return f"{self.target_type} #{self.target_id}" if self.target_id is not None else self.target_type
+        if self.target_id is None:
+            return self.target_type
+        return f"{self.target_type} #{self.target_id}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding or kwargs.get("force_update") or kwargs.get("update_fields"):

@@ -1,9 +1,9 @@
 """The database backstop for append-only audit events (PostgreSQL).
 
 Migration 0002 (its SQL frozen there) adds statement-level triggers that raise on UPDATE,
-DELETE and TRUNCATE of audit_auditevent. One deliberate exception: Django's flush (`manage.py flush`, and the test
-runner between transactional tests) wipes every table on purpose; it sets a transaction-local
-flag that lets TRUNCATE through. Nothing else sets it.
+DELETE and TRUNCATE of audit_auditevent. One deliberate exception: Django's flush (`manage.py
+flush`, and the test runner between transactional tests) empties every table on purpose; it
+sets a transaction-local flag that lets TRUNCATE through. Nothing else sets it.
 """
 
 TRUNCATE_FLAG = "rapport.audit_truncate"

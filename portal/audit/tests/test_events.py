@@ -154,3 +154,12 @@ def test_row_level_security_shows_the_practice_in_scope_and_account_events(world
         assert set(AuditEvent.unscoped.values_list("pk", flat=True)) == {account.pk,
                                                                          signed_in.pk}
     assert b.pk in set(AuditEvent.unscoped.values_list("pk", flat=True))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_transactional_tests_are_still_flushed_after_writing_events():
+    # The flush after this test TRUNCATEs audit_auditevent: it errors here if the trigger
+    # stopped Django's flush (every transactional test in the suite depends on it).
+    record_event(practice=None, actor=None, action=Action.SIGN_IN_FAILED)
+    assert AuditEvent.unscoped.count() == 1
