@@ -38,6 +38,7 @@ from feedback.models import (
 )
 from portal.audit.models import AuditEvent
 from portal.audit.services import record_event
+from portal.rls.db import rls_bypass
 from portal.tenancy.context import practice_scope
 from portal.tenancy.models import Practice
 
@@ -63,7 +64,9 @@ def _anonymise_account(user: User) -> bool:
     from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
 
-    if Membership.unscoped.filter(user=user).exists():
+    with rls_bypass():  # memberships in every practice: under RLS the scope would hide them
+        member_elsewhere = Membership.unscoped.filter(user=user).exists()
+    if member_elsewhere:
         return False  # still a member elsewhere: the account is the person's, not ours
     user.email = f"deleted-user-{user.pk}@deleted.invalid"
     user.first_name = user.last_name = ""
