@@ -56,3 +56,24 @@ def test_the_real_pages_work_under_the_app_role(world_a, world_b, as_member):
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_user")
             assert cursor.fetchone()[0] == "rapport_app"
+
+
+def test_the_operator_admin_sees_every_practice_and_practice_pages_do_not(
+    world_a, world_b, as_member
+):
+    from django.test import Client as HttpClient
+
+    from portal.testing import UserFactory, enroll_totp
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    enroll_totp(operator)
+    ops = HttpClient()
+    ops.force_login(operator)
+    with as_app_role():
+        page = ops.get("/admin/accounts/membership/")
+        assert page.status_code == 200
+        body = page.content.decode()
+        # The operator's admin is deliberately cross-practice (RowLevelSecurityMiddleware).
+        assert world_a.clinician.email in body and world_b.clinician.email in body
+        # The same database role on a practice page stays inside the practice.
+        assert leaked(as_member(world_a.admin), world_a) == {world_a.practice.pk}
