@@ -1,1 +1,4 @@
-"""PostgreSQL row-level security for tenant tables (DESIGN.md, multi-tenancy layer 3). See docs/rls.md."""
+"""PostgreSQL row-level security for tenant tables (DESIGN.md, tenancy layer 3).
+
+See docs/rls.md.
+"""
