@@ -36,7 +36,7 @@ def must_enroll(membership) -> bool:
 
 def set_staff_mfa_required(*, practice, actor, required: bool):
     """A practice admin's choice; on by default. Turning it on holds back, at their next page,
-    every staff member who has no second factor yet (the admin has one: they got here)."""
+    every staff member who has no second factor yet (the admin who turned it on included)."""
     if actor.role != actor.Role.ADMIN:
         raise PermissionError("Only a practice admin changes the MFA requirement.")
     if practice.require_staff_mfa != required:
