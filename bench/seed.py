@@ -149,7 +149,11 @@ def wipe(conn) -> None:
     tables = sorted(
         {m._meta.db_table for m in apps.get_models(include_auto_created=True)} & existing - keep
     )
-    with conn.cursor() as cur:
+    from portal.audit.triggers import TRUNCATE_FLAG
+
+    with conn.transaction(), conn.cursor() as cur:
+        # The audit log refuses TRUNCATE unless this transaction says it is a deliberate wipe.
+        cur.execute("SELECT set_config(%s, 'on', true)", [TRUNCATE_FLAG])
         cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     conn.commit()
 
