@@ -16,6 +16,9 @@ from allauth.mfa.totp.internal.auth import (
 )
 from allauth.mfa.utils import decrypt
 
+from portal.audit.models import AuditEvent
+from portal.audit.services import record_event
+
 SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
 
@@ -42,6 +45,10 @@ def set_staff_mfa_required(*, practice, actor, required: bool):
     if practice.require_staff_mfa != required:
         practice.require_staff_mfa = required
         practice.save(update_fields=["require_staff_mfa"])
+        record_event(
+            practice=practice, actor=actor, action=AuditEvent.Action.SECURITY_SETTING_CHANGED,
+            target=practice, detail={"require_staff_mfa": required},
+        )
     return practice
 
 

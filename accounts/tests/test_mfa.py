@@ -280,6 +280,14 @@ def test_an_admin_turns_the_requirement_off_and_on_for_their_practice(world_a, w
     world_a.practice.refresh_from_db()
     assert world_a.practice.require_staff_mfa is True
     assert other.get(world_a.url())["Location"] == ACTIVATE
+    # Both changes are in the audit log, with the new value and no more.
+    from portal.audit.models import AuditEvent
+
+    changes = AuditEvent.unscoped.filter(action="security_setting_changed").order_by("pk")
+    assert [(e.practice_id, e.detail) for e in changes] == [
+        (world_a.practice.pk, {"require_staff_mfa": False}),
+        (world_a.practice.pk, {"require_staff_mfa": True}),
+    ]
 
 
 def test_only_admins_reach_the_setting(world_a, as_member):

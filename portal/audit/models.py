@@ -63,6 +63,7 @@ class AuditEvent(models.Model):
         DELETE_CLIENT = "delete_client", "Deleted client"
         # People and access.
         ROLE_CHANGE = "role_change", "Role changed"
+        SECURITY_SETTING_CHANGED = "security_setting_changed", "Sign-in security changed"
         MEMBERSHIP_DEACTIVATED = "membership_deactivated", "Member deactivated"
         MEMBERSHIP_REACTIVATED = "membership_reactivated", "Member reactivated"
         INVITATION_SENT = "invitation_sent", "Invitation issued"
