@@ -23,10 +23,11 @@ from portal.rls.operations import BYPASS_SETTING, PRACTICE_SETTING
 from portal.tenancy.context import current_practice
 
 _bypass: ContextVar[bool | None] = ContextVar("rls_bypass", default=None)
-# What code outside any app entry point gets. False in production. The test-suite plugin
-# (portal.rls.pytest_plugin, suite run as the app role) sets True, so that factories and
-# assertions in test code work like the owner would, while requests and Celery tasks, which
-# enter through app_entry_point(), run under the policies.
+# What code outside any app entry point and outside any practice scope gets. False in
+# production. The test-suite plugin (portal.rls.pytest_plugin, suite run as the app role) sets
+# True, so that factories and assertions in test code work like the owner would, while
+# requests and Celery tasks (app_entry_point()) and code in a practice scope run under the
+# policies.
 AMBIENT_BYPASS = False
 
 # (practice id, bypass) as the two settings' text values; '' is "not set".
@@ -64,7 +65,11 @@ def app_entry_point() -> Iterator[None]:
 
 def bypass_active() -> bool:
     value = _bypass.get()
-    return AMBIENT_BYPASS if value is None else value
+    if value is None:
+        # Ambient (suite test code) only outside a practice scope: code in a scope, a service
+        # called by a test for instance, runs under the policies like a task would.
+        return AMBIENT_BYPASS and current_practice() is None
+    return value
 
 
 def desired_settings() -> tuple[str, str]:

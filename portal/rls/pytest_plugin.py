@@ -4,8 +4,9 @@
 
 The test database is created and migrated as the connecting (owner) user; then the role is
 created, granted, and every connection runs `SET ROLE rapport_app` (portal.rls.db.apply_role),
-so RLS applies. Requests and Celery tasks run with no bypass (portal.rls.db.app_entry_point);
-test code itself (factories, assertions through `unscoped`) keeps the owner's view through
+so RLS applies. Requests and Celery tasks run with no bypass (portal.rls.db.app_entry_point),
+and so does any code inside a practice scope (a service a test calls in `world.scope()`); test
+code outside a scope (factories, assertions through `unscoped`) keeps the owner's view through
 AMBIENT_BYPASS, since it stands in for the operator setting up and inspecting the database.
 CI (.ci/run) runs the suite this way.
 """
