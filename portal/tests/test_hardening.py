@@ -168,6 +168,21 @@ def test_checkin_links_are_rate_limited_and_lose_nothing(world_a, settings):
     assert done.status_code == 200 and CheckinResponse.unscoped.count() == 1
 
 
+def test_a_post_without_the_csrf_token_is_refused_and_stores_nothing(world_a):
+    world = checkin_world(world_a)
+    checkin = make_checkin(practice=world.practice, client=world.client, clinician=world.clinician)
+    url = f"/c/{checkin.token}/"
+    # The test client skips CSRF checks unless asked; a forged cross-site post has no token.
+    forged = HttpClient(enforce_csrf_checks=True).post(url, form_answers())
+
+    assert forged.status_code == 403
+    assert CheckinResponse.unscoped.count() == 0
+    visitor = HttpClient(enforce_csrf_checks=True)
+    token = visitor.get(url).context["csrf_token"]
+    done = visitor.post(url, {**form_answers(), "csrfmiddlewaretoken": str(token)})
+    assert done.status_code == 200 and CheckinResponse.unscoped.count() == 1
+
+
 def test_other_addresses_are_not_held_back(world_a, settings):
     settings.RAPPORT_RATE_LIMITS = {**settings.RAPPORT_RATE_LIMITS, "accept_invitation": "1/1m"}
     invitation = InvitationFactory(practice=world_a.practice)
