@@ -294,6 +294,10 @@ ACCOUNT_RATE_LIMITS = {
 # sessions list then see the client's address rather than the proxy's.
 ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# TOTP keys and recovery-code seeds are encrypted at rest (accounts.mfa_secrets): with a key
+# derived from SECRET_KEY, or with MFA_SECRET_KEYS (comma-separated Fernet keys, newest first).
+MFA_ADAPTER = "accounts.mfa_secrets.MFAAdapter"
+MFA_SECRET_KEYS = [k for k in os.environ.get("MFA_SECRET_KEYS", "").split(",") if k]
 MFA_TOTP_ISSUER = "Rapport"
 # Accept the previous and next 30-second code too (clock drift, RFC 6238 5.2); each code still
 # works only once (allauth remembers used codes in the cache).
