@@ -35,7 +35,7 @@ from feedback.services.plans import (
     usable_instrument,
     wants_email,
 )
-from feedback.services.responses import submit_response
+from feedback.services.responses import checked_parties, store_response
 from portal.rls.db import rls_bypass
 from portal.tenancy.models import Practice
 
@@ -362,7 +362,14 @@ def complete_checkin(
         raise ValueError(f"Unknown way of answering: {via}")
     now = timezone.now()
     with transaction.atomic():
-        locked = CheckinInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        # The client's row is locked with the invitation: its state is read under the lock, and
+        # alert detection needs that lock anyway (one detection per client at a time).
+        locked = (
+            CheckinInvitation.objects.select_for_update(of=("self", "client"))
+            .select_related("client__membership")
+            .filter(pk=invitation.pk)
+            .first()
+        )
         if locked is None or locked.practice_id != practice.pk:
             raise CheckinUnavailable("invalid")
         if locked.status == CheckinInvitation.Status.COMPLETED:
@@ -375,7 +382,7 @@ def complete_checkin(
             raise CheckinUnavailable("cancelled")
         if locked.status == CheckinInvitation.Status.EXPIRED or locked.expires_at <= now:
             raise CheckinUnavailable("expired")
-        client = Client.objects.select_related("membership").get(pk=locked.client_id)
+        client = locked.client
         if client.is_discharged or client.membership.status == Membership.Status.INACTIVE:
             raise CheckinUnavailable("cancelled")
         if via == PORTAL:
@@ -384,23 +391,38 @@ def complete_checkin(
             channel = CheckinResponse.Channel.IN_SESSION
         else:
             channel = CheckinResponse.Channel.EMAIL
-        version = InstrumentVersion.objects.get(pk=locked.instrument_version_id)
         session = (
             TherapySession.objects.filter(pk=locked.session_id).first()
             if locked.session_id else None
         )
-        response = submit_response(
+        clinician = None
+        if locked.clinician_id and session is None:
+            # The caller's invitation usually has it loaded already (the link view does).
+            clinician = (
+                invitation.clinician if invitation.clinician_id == locked.clinician_id
+                else Membership.objects.filter(pk=locked.clinician_id).first()
+            )
+        # store_response re-reads the version under its lock; here only its practice counts.
+        version = (
+            invitation.instrument_version
+            if invitation.instrument_version_id == locked.instrument_version_id
+            else InstrumentVersion.objects.get(pk=locked.instrument_version_id)
+        )
+        clinician = checked_parties(
+            practice=practice, client=client, version_id=version.pk,
+            version_practice_id=version.practice_id, channel=channel, session=session,
+            respondent=respondent, clinician=clinician,
+        )
+        response = store_response(
             practice=practice,
             client=client,
-            version=version,
+            version_id=version.pk,
             answers=answers,
             channel=channel,
             session=session,
             respondent=respondent,
-            clinician=(
-                Membership.objects.filter(pk=locked.clinician_id).first()
-                if locked.clinician_id and session is None else None
-            ),
+            clinician=clinician,
+            client_locked=True,
         )
         locked.status = CheckinInvitation.Status.COMPLETED
         locked.completed_at = response.submitted_at
