@@ -65,7 +65,7 @@ def _take(request, *, practice, invitation, via, respondent, page: dict):
                 request,
                 "feedback/checkins/done.html",
                 {**page, "practice": practice, "invitation": invitation,
-                 "response": completion.response, "via": via},
+                 "response": completion.response, "via": via, "items": items},
             )
     return render(
         request,
