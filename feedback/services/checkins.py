@@ -57,6 +57,7 @@ class CheckinUnavailable(Exception):
 class Completion:
     response: CheckinResponse | None
     created: bool  # False: it had been answered already (a double submit)
+    items: list | None = None  # the version's items, as checked (None for a double submit)
 
 
 def _new_invitation(**fields) -> CheckinInvitation:
@@ -413,7 +414,7 @@ def complete_checkin(
             version_practice_id=version.practice_id, channel=channel, session=session,
             respondent=respondent, clinician=clinician,
         )
-        response = store_response(
+        response, items = store_response(
             practice=practice,
             client=client,
             version_id=version.pk,
@@ -432,7 +433,7 @@ def complete_checkin(
             invitation=locked, status=CheckinEmail.Status.PENDING
         ).update(status=CheckinEmail.Status.SKIPPED, reason="The check-in was answered.")
     invitation.status, invitation.response = locked.status, response
-    return Completion(response, True)
+    return Completion(response, True, items)
 
 
 # --- Expiry and reminders (beat jobs, per practice) --------------------------------------------

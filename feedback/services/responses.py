@@ -34,11 +34,12 @@ def submit_response(
         respondent=respondent, clinician=clinician,
     )
     with transaction.atomic():
-        return store_response(
+        response, _ = store_response(
             practice=practice, client=client, version_id=version.pk, answers=answers,
             channel=channel, session=session, respondent=respondent, clinician=clinician,
             submitted_at=submitted_at,
         )
+    return response
 
 
 def checked_parties(
@@ -88,10 +89,11 @@ def store_response(
     clinician: Membership | None = None,
     submitted_at=None,
     client_locked: bool = False,
-) -> CheckinResponse:
+) -> tuple[CheckinResponse, list[InstrumentItem]]:
     """submit_response's storing, inside the caller's transaction, after the caller has run
     checked_parties (complete_checkin does both itself; a savepoint more is a round trip
-    more). `client_locked`: the caller holds the client's row lock (for alert detection)."""
+    more). `client_locked`: the caller holds the client's row lock (for alert detection).
+    Returns the response and the version's items it was checked against."""
     _share_lock_version(practice, version_id)
     # Read after the lock, so no edit can rewrite the version between checking and storing;
     # the version and instrument come along in the same query.
@@ -143,7 +145,7 @@ def store_response(
         practice=practice, response=response, answers=stored,
         client=client if client_locked else None,
     )
-    return response
+    return response, items
 
 
 def mark_entered_in_error(

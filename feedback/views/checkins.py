@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
 from care.access import access_client, access_own_client
-from feedback.forms.checkins import CheckinForm
+from feedback.forms.checkins import CheckinForm, posted_answers
 from feedback.forms.plans import CheckinNowForm, add_service_error
 from feedback.models import CheckinInvitation
 from feedback.qr import qr_svg
@@ -45,33 +45,36 @@ def _closed(request, state: str, *, practice=None, via: str = services.LINK, inv
 
 def _take(request, *, practice, invitation, via, respondent, page: dict):
     """The form (GET), or store the answers and confirm (POST). The same for link and portal."""
-    items = version_items(invitation.instrument_version)
-    form = CheckinForm(
-        invitation.instrument_version, items, request.POST if request.method == "POST" else None
-    )
-    if request.method == "POST":
+    version = invitation.instrument_version
+    data = request.POST if request.method == "POST" else None
+    error = None
+    if data is not None:
         try:
             completion = services.complete_checkin(
-                practice=practice, invitation=invitation, answers=form.answers(), via=via,
+                practice=practice, invitation=invitation, answers=posted_answers(data), via=via,
                 respondent=respondent,
             )
         except services.CheckinUnavailable as unavailable:
             return _closed(request, unavailable.state, practice=practice, via=via,
                            invitation=invitation)
-        except ValidationError as error:
-            form.add_error(error)
+        except ValidationError as refused:
+            error = refused
         else:
             return render(
                 request,
                 "feedback/checkins/done.html",
                 {**page, "practice": practice, "invitation": invitation,
-                 "response": completion.response, "via": via, "items": items},
+                 "response": completion.response, "via": via, "items": completion.items},
             )
+    # The form's items are loaded only to show it (a stored submit has its own, read under lock).
+    form = CheckinForm(version, version_items(version), data)
+    if error is not None:
+        form.add_error(error)
     return render(
         request,
         "feedback/checkins/take.html",
         {**page, "practice": practice, "invitation": invitation, "form": form, "via": via,
-         "instrument": invitation.instrument_version.instrument},
+         "instrument": version.instrument},
         status=400 if form.has_errors else 200,
     )
 
