@@ -86,13 +86,16 @@ def _take(request, *, practice, invitation, via, respondent, page: dict):
 @require_http_methods(["GET", "POST"])
 def checkin_link(request, token):
     """/c/<token>/: shows only the practice's name and the clinician's first name."""
-    invitation = services.find_checkin_by_token(token)
+    showing = request.method == "GET"
+    invitation = services.find_checkin_by_token(token, with_client=showing)
     if invitation is None or not invitation.practice.is_active:
         return _closed(request, "invalid")
     practice = invitation.practice
     with practice_scope(practice), timezone.override(ZoneInfo(practice.time_zone)):
-        state = services.availability(invitation)
-        if state == CheckinInvitation.Status.COMPLETED and request.method == "GET":
+        # A submit is checked by complete_checkin, under the invitation's lock, with the same
+        # outcome (the same closed page), so only the form is checked here.
+        state = services.availability(invitation) if showing else None
+        if state == CheckinInvitation.Status.COMPLETED:
             return _closed(request, "used", practice=practice, invitation=invitation)
         if state in (CheckinInvitation.Status.EXPIRED, CheckinInvitation.Status.CANCELLED):
             return _closed(request, state, practice=practice, invitation=invitation)
@@ -111,7 +114,7 @@ def _signed_in_client(request, invitation) -> Membership | None:
     if not request.user.is_authenticated:
         return None
     return Membership.objects.filter(
-        pk=invitation.client.membership_id, user=request.user
+        client_records=invitation.client_id, user=request.user
     ).first()
 
 
