@@ -1,6 +1,8 @@
 """Writes for check-in responses: submitting (checked, scored, stored whole) and marking a
 response entered in error. Keyword-only; the practice's scope must be entered already."""
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -34,12 +36,12 @@ def submit_response(
         respondent=respondent, clinician=clinician,
     )
     with transaction.atomic():
-        response, _ = store_response(
-            practice=practice, client=client, version_id=version.pk, answers=answers,
-            channel=channel, session=session, respondent=respondent, clinician=clinician,
+        checked = checked_answers(practice=practice, version_id=version.pk, answers=answers)
+        return store_response(
+            practice=practice, client=client, checked=checked, channel=channel,
+            session=session, respondent=respondent, clinician=clinician,
             submitted_at=submitted_at,
         )
-    return response
 
 
 def checked_parties(
@@ -77,23 +79,17 @@ def _share_lock_version(practice: Practice, version_id: int) -> None:
         )
 
 
-def store_response(
-    *,
-    practice: Practice,
-    client,
-    version_id: int,
-    answers: dict,
-    channel: str,
-    session=None,
-    respondent: Membership | None = None,
-    clinician: Membership | None = None,
-    submitted_at=None,
-    client_locked: bool = False,
-) -> tuple[CheckinResponse, list[InstrumentItem]]:
-    """submit_response's storing, inside the caller's transaction, after the caller has run
-    checked_parties (complete_checkin does both itself; a savepoint more is a round trip
-    more). `client_locked`: the caller holds the client's row lock (for alert detection).
-    Returns the response and the version's items it was checked against."""
+@dataclass(frozen=True)
+class CheckedAnswers:
+    version: InstrumentVersion  # with its instrument
+    items: list[InstrumentItem]
+    cleaned: dict
+    result: scoring.Score
+
+
+def checked_answers(*, practice: Practice, version_id: int, answers: dict) -> CheckedAnswers:
+    """Hold the version and check and score the answers against it: reads only, so a refusal
+    (ValidationError) leaves nothing to undo. Inside the caller's transaction."""
     _share_lock_version(practice, version_id)
     # Read after the lock, so no edit can rewrite the version between checking and storing;
     # the version and instrument come along in the same query.
@@ -108,7 +104,27 @@ def store_response(
     )
     spec = version.spec(items)
     cleaned = scoring.clean_answers(spec, answers)
-    result = scoring.score(spec, cleaned)
+    return CheckedAnswers(version, items, cleaned, scoring.score(spec, cleaned))
+
+
+def store_response(
+    *,
+    practice: Practice,
+    client,
+    checked: CheckedAnswers,
+    channel: str,
+    session=None,
+    respondent: Membership | None = None,
+    clinician: Membership | None = None,
+    submitted_at=None,
+    client_locked: bool = False,
+) -> CheckinResponse:
+    """Store checked answers and run alert detection, inside the caller's transaction (after
+    checked_parties and checked_answers). `client_locked`: the caller holds the client's row
+    lock (which alert detection needs)."""
+    version, items, cleaned, result = (
+        checked.version, checked.items, checked.cleaned, checked.result
+    )
     response = CheckinResponse.objects.create(
         practice=practice,
         client=client,
@@ -145,7 +161,7 @@ def store_response(
         practice=practice, response=response, answers=stored,
         client=client if client_locked else None,
     )
-    return response, items
+    return response
 
 
 def mark_entered_in_error(
