@@ -30,12 +30,19 @@ def allow(request, action: str) -> bool:
     ip = get_adapter().get_client_ip(request)
     bucket = int(time.time() // window)
     key = f"rapport:rl:{action}:{ip}:{bucket}"
-    cache.add(key, 0, timeout=window + 5)
+    # Counting first and creating the key only when missing saves a round trip to the cache
+    # on every request but a window's first.
     try:
         count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, timeout=window + 5)
-        count = 1
+    except ValueError:  # the window's first request
+        if cache.add(key, 1, timeout=window + 5):
+            count = 1
+        else:  # another request created it a moment ago
+            try:
+                count = cache.incr(key)
+            except ValueError:  # and it expired since
+                cache.set(key, 1, timeout=window + 5)
+                count = 1
     return count <= limit
 
 

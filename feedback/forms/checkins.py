@@ -46,6 +46,18 @@ class Question:
         return f"q-{self.key}"
 
 
+def posted_answers(data) -> dict:
+    """Every posted answer field, by item key (unknown keys included, see above). Needs no
+    items: a submit that is stored never builds the form."""
+    answers = {}
+    for name in data:
+        if not name.startswith(PREFIX):
+            continue
+        values = data.getlist(name)
+        answers[name[len(PREFIX):]] = values[0] if len(values) == 1 else values
+    return answers
+
+
 class CheckinForm:
     def __init__(self, version, items, data=None):
         self.version = version
@@ -60,16 +72,7 @@ class CheckinForm:
         return scoring.TEXT_MAX_LENGTH
 
     def answers(self) -> dict:
-        """Every posted answer field, by item key (unknown keys included, see above)."""
-        if self.data is None:
-            return {}
-        answers = {}
-        for name in self.data:
-            if not name.startswith(PREFIX):
-                continue
-            values = self.data.getlist(name)
-            answers[name[len(PREFIX):]] = values[0] if len(values) == 1 else values
-        return answers
+        return {} if self.data is None else posted_answers(self.data)
 
     def add_error(self, error: ValidationError) -> None:
         by_key = {q.key: q for q in self.questions}

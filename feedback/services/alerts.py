@@ -236,34 +236,49 @@ def _tell_care_team(*, practice: Practice, client: Client, kind: str) -> None:
     notify(practice=practice, actor=client.membership, client=client, kind=kind, area=ALERTS_AREA)
 
 
-def detect_after_response(*, practice: Practice, response: CheckinResponse) -> list[Alert]:
+def detect_after_response(
+    *,
+    practice: Practice,
+    response: CheckinResponse,
+    answers: list[Answer] | None = None,
+    client: Client | None = None,
+) -> list[Alert]:
     """Raise, extend or repair the client's alerts after `response` was stored. Called inside
-    submit_response's transaction; returns the alerts raised or changed."""
+    submit_response's transaction; returns the alerts raised or changed.
+
+    `answers`: the response's answers with their items, when the caller has them in hand.
+    `client`: the client (with membership) when the caller already holds its row lock.
+    """
     if response.entered_in_error_at is not None:
         return []
-    # One detection per client at a time (the partial unique constraints are the backstop).
-    client = (
-        Client.objects.select_for_update(of=("self",))
-        .select_related("membership")
-        .get(pk=response.client_id)
-    )
+    if client is None:
+        # One detection per client at a time (the partial unique constraints are the backstop).
+        client = (
+            Client.objects.select_for_update(of=("self",))
+            .select_related("membership")
+            .get(pk=response.client_id)
+        )
+    if answers is None:
+        answers = list(Answer.objects.filter(response=response).select_related("item"))
     changed = []
     if response.safety_item_positive:
-        changed.append(_raise_safety(practice=practice, client=client, response=response))
+        changed.append(
+            _raise_safety(practice=practice, client=client, response=response, answers=answers)
+        )
     if is_alliance_response(response):
-        alert = _judge_alliance(practice=practice, client=client, response=response)
+        alert = _judge_alliance(
+            practice=practice, client=client, response=response, answers=answers
+        )
         if alert is not None:
             changed.append(alert)
     return changed
 
 
-def _raise_safety(*, practice, client, response) -> Alert:
+def _raise_safety(*, practice, client, response, answers) -> Alert:
     version = response.instrument_version
     labels = version.anchor_labels
     reasons = []
-    for answer in Answer.objects.filter(response=response, item__flag=scoring.SAFETY).select_related(
-        "item"
-    ):
+    for answer in (a for a in answers if a.item.flag == scoring.SAFETY):
         label = labels.get(answer.value)
         answered = f"“{label}” ({answer.value})" if label else f"{answer.value}"
         reasons.append(
@@ -310,10 +325,9 @@ def _raise_safety(*, practice, client, response) -> Alert:
     return alert
 
 
-def _judge_alliance(*, practice, client, response) -> Alert | None:
+def _judge_alliance(*, practice, client, response, answers) -> Alert | None:
     rules = RuptureRules.of(alert_settings(practice))
     prior = _earlier_indices(response)
-    answers = Answer.objects.filter(response=response).select_related("item")
     hits = rupture_hits(
         rules,
         index=response.index,

@@ -35,7 +35,12 @@ from feedback.services.plans import (
     usable_instrument,
     wants_email,
 )
-from feedback.services.responses import submit_response
+from feedback.services.responses import (
+    CheckedAnswers,
+    checked_answers,
+    checked_parties,
+    store_response,
+)
 from portal.rls.db import rls_bypass
 from portal.tenancy.models import Practice
 
@@ -57,6 +62,7 @@ class CheckinUnavailable(Exception):
 class Completion:
     response: CheckinResponse | None
     created: bool  # False: it had been answered already (a double submit)
+    items: list | None = None  # the version's items, as checked (None for a double submit)
 
 
 def _new_invitation(**fields) -> CheckinInvitation:
@@ -310,19 +316,21 @@ def _cancel(invitations, *, now: datetime, reason: str) -> int:
 # --- Taking a check-in -----------------------------------------------------------------------
 
 
-def find_checkin_by_token(token: str) -> CheckinInvitation | None:
+def find_checkin_by_token(token: str, *, with_client: bool = True) -> CheckinInvitation | None:
     """The invitation a link points at, in whichever practice it belongs to.
 
     Cross-practice by nature: the link is all the visitor has. The caller enters the practice's
-    scope before doing anything else with it.
+    scope before doing anything else with it. `with_client=False` for a submit, which reads
+    the client under complete_checkin's lock anyway (two joins fewer to plan).
     """
     if not token or len(token) > 64:
         return None
+    related = ["practice", "clinician__user", "instrument_version__instrument"]
+    if with_client:
+        related.append("client__membership")
     with rls_bypass():
         return (
-            CheckinInvitation.unscoped.select_related(
-                "practice", "clinician__user", "client__membership", "instrument_version__instrument"
-            )
+            CheckinInvitation.unscoped.select_related(*related)
             .filter(token_hash=CheckinInvitation.hash_token(token))
             .first()
         )
@@ -355,62 +363,109 @@ def complete_checkin(
 
     The invitation row is locked first, so of two submits at the same moment one stores the
     response and the other finds the invitation answered (Completion.created False). Bad
-    answers raise submit_response's ValidationError and nothing is stored; an invitation that
-    can no longer be answered raises CheckinUnavailable.
+    answers raise the same ValidationError as submit_response and nothing is stored; an
+    invitation that can no longer be answered raises CheckinUnavailable.
     """
     if via not in (LINK, PORTAL):
         raise ValueError(f"Unknown way of answering: {via}")
-    now = timezone.now()
-    with transaction.atomic():
-        locked = CheckinInvitation.objects.select_for_update().filter(pk=invitation.pk).first()
-        if locked is None or locked.practice_id != practice.pk:
-            raise CheckinUnavailable("invalid")
-        if locked.status == CheckinInvitation.Status.COMPLETED:
-            response = (
-                CheckinResponse.objects.filter(pk=locked.response_id).first()
-                if locked.response_id else None
+    # No savepoint (two round trips): every refusal comes before the first write, so there is
+    # nothing to undo. It is raised after the block, so the caller's transaction stays usable
+    # (the view shows the form again).
+    with transaction.atomic(savepoint=False):
+        try:
+            ready = _ready_to_store(
+                practice=practice, invitation=invitation, answers=answers, via=via,
+                respondent=respondent,
             )
-            return Completion(response, False)
-        if locked.status == CheckinInvitation.Status.CANCELLED:
-            raise CheckinUnavailable("cancelled")
-        if locked.status == CheckinInvitation.Status.EXPIRED or locked.expires_at <= now:
-            raise CheckinUnavailable("expired")
-        client = Client.objects.select_related("membership").get(pk=locked.client_id)
-        if client.is_discharged or client.membership.status == Membership.Status.INACTIVE:
-            raise CheckinUnavailable("cancelled")
-        if via == PORTAL:
-            channel = CheckinResponse.Channel.PORTAL
-        elif locked.channel == CheckinInvitation.Channel.IN_SESSION:
-            channel = CheckinResponse.Channel.IN_SESSION
+        except (CheckinUnavailable, ValidationError) as error:
+            refused = error
         else:
-            channel = CheckinResponse.Channel.EMAIL
-        version = InstrumentVersion.objects.get(pk=locked.instrument_version_id)
-        session = (
-            TherapySession.objects.filter(pk=locked.session_id).first()
-            if locked.session_id else None
+            if isinstance(ready, Completion):  # answered already
+                return ready
+            locked = ready.locked
+            response = store_response(
+                practice=practice, client=locked.client, checked=ready.checked,
+                channel=ready.channel, session=ready.session, respondent=respondent,
+                clinician=ready.clinician, client_locked=True,
+            )
+            locked.status = CheckinInvitation.Status.COMPLETED
+            locked.completed_at = response.submitted_at
+            locked.response = response
+            locked.save(update_fields=["status", "completed_at", "response"])
+            CheckinEmail.objects.filter(
+                invitation=locked, status=CheckinEmail.Status.PENDING
+            ).update(status=CheckinEmail.Status.SKIPPED, reason="The check-in was answered.")
+            invitation.status, invitation.response = locked.status, response
+            return Completion(response, True, ready.checked.items)
+    raise refused
+
+
+@dataclass(frozen=True)
+class _Ready:
+    locked: CheckinInvitation  # with its client, both rows locked
+    channel: str
+    session: TherapySession | None
+    clinician: Membership | None
+    checked: CheckedAnswers
+
+
+def _ready_to_store(*, practice, invitation, answers, via, respondent) -> _Ready | Completion:
+    """complete_checkin's reads and checks, before anything is written: what to store, or
+    the earlier Completion of an answered invitation. Refuses with CheckinUnavailable or
+    ValidationError."""
+    # The client's row is locked with the invitation: its state is read under the lock, and
+    # alert detection needs that lock anyway (one detection per client at a time).
+    locked = (
+        CheckinInvitation.objects.select_for_update(of=("self", "client"))
+        .select_related("client__membership")
+        .filter(pk=invitation.pk)
+        .first()
+    )
+    if locked is None or locked.practice_id != practice.pk:
+        raise CheckinUnavailable("invalid")
+    if locked.status == CheckinInvitation.Status.COMPLETED:
+        response = (
+            CheckinResponse.objects.filter(pk=locked.response_id).first()
+            if locked.response_id else None
         )
-        response = submit_response(
-            practice=practice,
-            client=client,
-            version=version,
-            answers=answers,
-            channel=channel,
-            session=session,
-            respondent=respondent,
-            clinician=(
-                Membership.objects.filter(pk=locked.clinician_id).first()
-                if locked.clinician_id and session is None else None
-            ),
+        return Completion(response, False)
+    if locked.status == CheckinInvitation.Status.CANCELLED:
+        raise CheckinUnavailable("cancelled")
+    if locked.status == CheckinInvitation.Status.EXPIRED or locked.expires_at <= timezone.now():
+        raise CheckinUnavailable("expired")
+    client = locked.client
+    if client.is_discharged or client.membership.status == Membership.Status.INACTIVE:
+        raise CheckinUnavailable("cancelled")
+    if via == PORTAL:
+        channel = CheckinResponse.Channel.PORTAL
+    elif locked.channel == CheckinInvitation.Channel.IN_SESSION:
+        channel = CheckinResponse.Channel.IN_SESSION
+    else:
+        channel = CheckinResponse.Channel.EMAIL
+    session = (
+        TherapySession.objects.filter(pk=locked.session_id).first()
+        if locked.session_id else None
+    )
+    clinician = None
+    if locked.clinician_id and session is None:
+        # The caller's invitation usually has it loaded already (the link view does).
+        clinician = (
+            invitation.clinician if invitation.clinician_id == locked.clinician_id
+            else Membership.objects.filter(pk=locked.clinician_id).first()
         )
-        locked.status = CheckinInvitation.Status.COMPLETED
-        locked.completed_at = response.submitted_at
-        locked.response = response
-        locked.save(update_fields=["status", "completed_at", "response"])
-        CheckinEmail.objects.filter(
-            invitation=locked, status=CheckinEmail.Status.PENDING
-        ).update(status=CheckinEmail.Status.SKIPPED, reason="The check-in was answered.")
-    invitation.status, invitation.response = locked.status, response
-    return Completion(response, True)
+    # checked_answers re-reads the version under its lock; here only its practice counts.
+    version = (
+        invitation.instrument_version
+        if invitation.instrument_version_id == locked.instrument_version_id
+        else InstrumentVersion.objects.get(pk=locked.instrument_version_id)
+    )
+    clinician = checked_parties(
+        practice=practice, client=client, version_id=version.pk,
+        version_practice_id=version.practice_id, channel=channel, session=session,
+        respondent=respondent, clinician=clinician,
+    )
+    checked = checked_answers(practice=practice, version_id=version.pk, answers=answers)
+    return _Ready(locked, channel, session, clinician, checked)
 
 
 # --- Expiry and reminders (beat jobs, per practice) --------------------------------------------

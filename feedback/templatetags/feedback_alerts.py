@@ -26,17 +26,26 @@ def charts_panel(context, client):
 
 
 @register.inclusion_tag("feedback/alerts/_crisis_resources.html")
-def crisis_resources(practice, response):
+def crisis_resources(practice, response, items=None):
     """After a check-in: the practice's crisis resources, prominent when the safety question was
-    answered above 0, quieter after any questionnaire that has a safety question."""
+    answered above 0, quieter after any questionnaire that has a safety question. `items`: the
+    version's items when the page has them already (saves a query)."""
     if response is None or practice is None:
         return {"show": False}
     positive = response.safety_item_positive
-    has_safety_item = positive or InstrumentItem.unscoped.filter(
-        practice_id=practice.pk, version_id=response.instrument_version_id, flag=scoring.SAFETY
-    ).exists()
+    if positive:
+        has_safety_item = True
+    elif items and all(item.version_id == response.instrument_version_id for item in items):
+        has_safety_item = any(item.flag == scoring.SAFETY for item in items)
+    else:
+        has_safety_item = InstrumentItem.unscoped.filter(
+            practice_id=practice.pk, version_id=response.instrument_version_id,
+            flag=scoring.SAFETY,
+        ).exists()
+    if not has_safety_item:
+        return {"show": False}  # the text is only read when it is shown
     return {
-        "show": has_safety_item,
+        "show": True,
         "urgent": positive,
         "text": alert_settings(practice).crisis_resources,
     }

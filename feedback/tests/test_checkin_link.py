@@ -7,7 +7,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.utils import timezone
 
-from feedback.models import Answer, CheckinInvitation, CheckinResponse
+from feedback.models import Alert, Answer, CheckinInvitation, CheckinResponse
 from feedback.services import checkins as services
 from feedback.testing import SESSION_CHECKIN_ANSWERS, form_answers, latest_version, make_checkin
 from feedback.tests.checkin_support import browser_for, checkin_world
@@ -83,6 +83,34 @@ def test_a_double_submit_stores_one_response_and_confirms_both(world, checkin):
     assert "Thank you" in body(second)
     assert stored() == (1, 8)
     assert CheckinResponse.unscoped.get().index == pytest.approx(8.125)  # the first one
+
+
+# The link's submit, from the token lookup to the thank-you page: BEGIN, the invitation by its
+# token, the invitation and client locked, the version held, its items, the response, its
+# answers, alert settings, earlier indices, the open rupture alert, the invitation and its
+# e-mails marked, COMMIT.
+SUBMIT_QUERIES = 13
+
+
+@pytest.mark.parametrize("history", [1, 12])
+def test_a_submit_runs_the_same_queries_however_long_the_history(
+    world, django_assert_num_queries, history
+):
+    # Steady answers (alliance index 10 or 9.875), so that no rule fires and no alert is raised.
+    for n in range(history):
+        earlier = make_checkin(practice=world.practice, client=world.client,
+                               clinician=world.clinician)
+        steady = {key: 10 for key in SESSION_CHECKIN_ANSWERS} | {"overall": 9 + n % 2}
+        assert HttpClient().post(link(earlier), form_answers(steady)).status_code == 200
+    checkin = make_checkin(practice=world.practice, client=world.client,
+                           clinician=world.clinician)
+    with django_assert_num_queries(SUBMIT_QUERIES):
+        page = HttpClient().post(
+            link(checkin), form_answers({key: 10 for key in SESSION_CHECKIN_ANSWERS})
+        )
+    assert page.status_code == 200 and "Thank you" in body(page)
+    assert stored() == (history + 1, 8 * (history + 1))
+    assert not Alert.unscoped.exists()
 
 
 def test_a_signed_in_client_answering_their_own_link_is_the_respondent(world, checkin):

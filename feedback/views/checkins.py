@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
 from care.access import access_client, access_own_client
-from feedback.forms.checkins import CheckinForm
+from feedback.forms.checkins import CheckinForm, posted_answers
 from feedback.forms.plans import CheckinNowForm, add_service_error
 from feedback.models import CheckinInvitation
 from feedback.qr import qr_svg
@@ -45,33 +45,36 @@ def _closed(request, state: str, *, practice=None, via: str = services.LINK, inv
 
 def _take(request, *, practice, invitation, via, respondent, page: dict):
     """The form (GET), or store the answers and confirm (POST). The same for link and portal."""
-    items = version_items(invitation.instrument_version)
-    form = CheckinForm(
-        invitation.instrument_version, items, request.POST if request.method == "POST" else None
-    )
-    if request.method == "POST":
+    version = invitation.instrument_version
+    data = request.POST if request.method == "POST" else None
+    error = None
+    if data is not None:
         try:
             completion = services.complete_checkin(
-                practice=practice, invitation=invitation, answers=form.answers(), via=via,
+                practice=practice, invitation=invitation, answers=posted_answers(data), via=via,
                 respondent=respondent,
             )
         except services.CheckinUnavailable as unavailable:
             return _closed(request, unavailable.state, practice=practice, via=via,
                            invitation=invitation)
-        except ValidationError as error:
-            form.add_error(error)
+        except ValidationError as refused:
+            error = refused
         else:
             return render(
                 request,
                 "feedback/checkins/done.html",
                 {**page, "practice": practice, "invitation": invitation,
-                 "response": completion.response, "via": via},
+                 "response": completion.response, "via": via, "items": completion.items},
             )
+    # The form's items are loaded only to show it (a stored submit has its own, read under lock).
+    form = CheckinForm(version, version_items(version), data)
+    if error is not None:
+        form.add_error(error)
     return render(
         request,
         "feedback/checkins/take.html",
         {**page, "practice": practice, "invitation": invitation, "form": form, "via": via,
-         "instrument": invitation.instrument_version.instrument},
+         "instrument": version.instrument},
         status=400 if form.has_errors else 200,
     )
 
@@ -83,13 +86,16 @@ def _take(request, *, practice, invitation, via, respondent, page: dict):
 @require_http_methods(["GET", "POST"])
 def checkin_link(request, token):
     """/c/<token>/: shows only the practice's name and the clinician's first name."""
-    invitation = services.find_checkin_by_token(token)
+    showing = request.method == "GET"
+    invitation = services.find_checkin_by_token(token, with_client=showing)
     if invitation is None or not invitation.practice.is_active:
         return _closed(request, "invalid")
     practice = invitation.practice
     with practice_scope(practice), timezone.override(ZoneInfo(practice.time_zone)):
-        state = services.availability(invitation)
-        if state == CheckinInvitation.Status.COMPLETED and request.method == "GET":
+        # A submit is checked by complete_checkin, under the invitation's lock, with the same
+        # outcome (the same closed page), so only the form is checked here.
+        state = services.availability(invitation) if showing else None
+        if state == CheckinInvitation.Status.COMPLETED:
             return _closed(request, "used", practice=practice, invitation=invitation)
         if state in (CheckinInvitation.Status.EXPIRED, CheckinInvitation.Status.CANCELLED):
             return _closed(request, state, practice=practice, invitation=invitation)
@@ -108,7 +114,7 @@ def _signed_in_client(request, invitation) -> Membership | None:
     if not request.user.is_authenticated:
         return None
     return Membership.objects.filter(
-        pk=invitation.client.membership_id, user=request.user
+        client_records=invitation.client_id, user=request.user
     ).first()
 
 
