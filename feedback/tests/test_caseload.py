@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Membership
 from care.models import CareRequest, Client, TherapySession, TreatmentPlan
 from feedback.models import Alert
 from feedback.selectors import caseload
@@ -146,3 +147,30 @@ def test_caseload_queries_are_the_same_for_10_and_500_clients(world_a, as_member
     many, rows_many = count()
     assert rows_few == 10 and rows_many == 500
     assert many == few
+
+
+def test_the_rows_take_three_queries(world_a, django_assert_num_queries):
+    """The clients with their flags and counts, the scores of every client (one window
+    function), the practice's alert settings: no care team or membership loaded per client."""
+    w = with_instruments(world_a)
+    _add_clients(w, 30)
+    with w.scope(), django_assert_num_queries(3):
+        rows = caseload.caseload_rows(w.clinician)
+    assert len(rows) == 32
+    assert sum(bool(r.alliance) for r in rows) == 10 and sum(bool(r.outcomes) for r in rows) == 10
+
+
+def test_a_row_says_when_the_client_has_not_joined_the_portal(world_a, as_member):
+    w = with_instruments(world_a)
+    joined, invited = add_client(w, "Joined"), add_client(w, "Invited")
+    with w.scope():
+        Membership.objects.filter(pk=joined.membership_id).update(status=Membership.Status.ACTIVE)
+        Membership.objects.filter(pk=invited.membership_id).update(status=Membership.Status.INVITED)
+    page = as_member(w.clinician).get(w.url()).content.decode()
+
+    def row_of(name):
+        start = page.index(f"{name} Test")
+        return page[start:page.index("</li>", start)]
+
+    assert "not yet joined" in row_of("Invited")
+    assert "not yet joined" not in row_of("Joined")
