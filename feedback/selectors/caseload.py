@@ -92,6 +92,7 @@ class CaseloadRow:
     reasons: list[str] = field(default_factory=list)
     alliance: list[float] = field(default_factory=list)  # oldest first
     outcomes: list[Outcome] = field(default_factory=list)
+    url: str = ""  # the client page; the view fills it in
 
     @property
     def rank(self) -> int:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -174,3 +175,14 @@ def test_a_row_says_when_the_client_has_not_joined_the_portal(world_a, as_member
 
     assert "not yet joined" in row_of("Invited")
     assert "not yet joined" not in row_of("Joined")
+
+
+def test_each_row_links_to_its_client_page(world_a, as_member):
+    w = with_instruments(world_a)
+    clients = [add_client(w, name) for name in ("Ada", "Bea")]
+    page = as_member(w.clinician).get(w.url()).content.decode()
+    for client in clients:
+        kwargs = {"practice_slug": w.practice.slug, "client_id": client.pk}
+        href = reverse("care:client", kwargs=kwargs)
+        link = rf'<a class="card-link" href="{re.escape(href)}">\s*<span class="card-title">'
+        assert re.search(link + f"{client.first_name} Test", page)
