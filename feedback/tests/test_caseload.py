@@ -2,9 +2,11 @@
 search, and a constant number of queries for 10 and 500 clients."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -186,3 +188,13 @@ def test_each_row_links_to_its_client_page(world_a, as_member):
         href = reverse("care:client", kwargs=kwargs)
         link = rf'<a class="card-link" href="{re.escape(href)}">\s*<span class="card-title">'
         assert re.search(link + f"{client.first_name} Test", page)
+
+
+def test_day_month_shows_what_the_date_filter_shows():
+    page = Template('{% load feedback_reports %}{{ v|day_month }}|{{ v|date:"j M" }}')
+    with timezone.override("Pacific/Auckland"):
+        for hour in (0, 11, 12, 23):  # either side of midnight in Auckland
+            value = datetime(2026, 3, 31, hour, 30, tzinfo=dt_timezone.utc)
+            ours, django = page.render(Context({"v": value})).split("|")
+            assert ours == django
+        assert page.render(Context({"v": None})) == "|"
