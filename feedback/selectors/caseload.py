@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -26,7 +26,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -117,8 +117,10 @@ class CaseloadRow:
 
 
 def _count(model, **filters):
-    rows = model.objects.filter(**filters).order_by().values("practice").annotate(n=Count("pk"))
-    return Coalesce(Subquery(rows.values("n")[:1], output_field=IntegerField()), Value(0))
+    # COUNT as a plain function, not an aggregate: no GROUP BY, so the subquery always returns
+    # one row (0 when nothing matches) and is cheaper to build and to run.
+    rows = model.objects.filter(**filters).order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return Subquery(rows.values("n"), output_field=IntegerField())
 
 
 def _annotated(clients: QuerySet, now: datetime) -> QuerySet:
