@@ -3,6 +3,7 @@
 import functools
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.utils import formats, translation
 from django.utils.safestring import mark_safe
 
@@ -49,6 +50,18 @@ def day_month(value):
 @functools.lru_cache(maxsize=1024)
 def _day_month(day, language):  # language: the month's name depends on it
     return formats.date_format(day, "j M")
+
+
+@register.filter(is_safe=True)
+def one_decimal(value):
+    """What `value|floatformat:1` shows, remembered per value: the caseload shows an alliance
+    index per client, and indexes take few distinct values."""
+    return _one_decimal(value, translation.get_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _one_decimal(value, language):  # language: the decimal separator depends on it
+    return floatformat(value, 1)
 
 
 @register.filter

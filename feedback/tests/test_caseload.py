@@ -198,3 +198,10 @@ def test_day_month_shows_what_the_date_filter_shows():
             ours, django = page.render(Context({"v": value})).split("|")
             assert ours == django
         assert page.render(Context({"v": None})) == "|"
+
+
+def test_one_decimal_shows_what_floatformat_1_shows():
+    page = Template("{% load feedback_reports %}{{ v|one_decimal }}|{{ v|floatformat:1 }}")
+    for value in (8.25, 8.75, 9.125, 10.0, 0.0, 7.05, None):  # ties round half up, not to even
+        ours, django = page.render(Context({"v": value})).split("|")
+        assert ours == django
