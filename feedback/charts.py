@@ -6,10 +6,18 @@ title, a description and a table of the same figures, so nothing depends on seei
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
 from feedback.stats import Interval
+
+
+@functools.cache
+def _sparkline_xs(n: int, inner: int, pad: int) -> tuple[float, ...]:
+    if n == 1:
+        return (round(pad + inner / 2, 1),)
+    return tuple(round(pad + i * inner / (n - 1), 1) for i in range(n))
 
 
 @dataclass
@@ -24,16 +32,15 @@ class Sparkline:
     last_y: float = 0.0
 
     def __post_init__(self):
+        # The caseload draws one per client: the x positions depend only on the count, so
+        # they come from a cache, and the loop works on locals.
         pad = 3
-        n = len(self.values)
-        coords = []
-        for i, value in enumerate(self.values):
-            x = pad + (i * (self.width - 2 * pad) / (n - 1) if n > 1 else (self.width - 2 * pad) / 2)
-            y = pad + (self.high - value) / (self.high - self.low) * (self.height - 2 * pad)
-            coords.append((round(x, 1), round(y, 1)))
-        self.points = " ".join(f"{x},{y}" for x, y in coords)
-        if coords:
-            self.last_x, self.last_y = coords[-1]
+        xs = _sparkline_xs(len(self.values), self.width - 2 * pad, pad)
+        high, span, inner = self.high, self.high - self.low, self.height - 2 * pad
+        ys = [round(pad + (high - value) / span * inner, 1) for value in self.values]
+        self.points = " ".join([f"{x},{y}" for x, y in zip(xs, ys)])
+        if ys:
+            self.last_x, self.last_y = xs[-1], ys[-1]
 
     @property
     def text(self) -> str:

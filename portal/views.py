@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
@@ -38,6 +39,17 @@ def new_practice(request):
     return render(request, "portal/new_practice.html", {"form": form})
 
 
+def _link_rows(rows, slug):
+    """Each caseload row's link to its client page, from one reverse() for the page: {% url %}
+    in the row cost about a sixth of the page's render time at 200 clients."""
+    marker = "2147483647"
+    head, tail = reverse(
+        "care:client", kwargs={"practice_slug": slug, "client_id": int(marker)}
+    ).rsplit(marker, 1)
+    for row in rows:
+        row.url = f"{head}{row.client.pk}{tail}"
+
+
 def practice_home(request):
     membership = request.membership
     if membership.role == Membership.Role.CLIENT:
@@ -47,8 +59,10 @@ def practice_home(request):
     search = request.GET.get("q", "").strip()[:100]
     need = request.GET.get("need", "")
     rows = caseload_selectors.caseload_rows(membership, search=search)
+    shown = caseload_selectors.filter_rows(rows, need)
+    _link_rows(shown, request.practice.slug)
     context = {
-        "caseload": caseload_selectors.filter_rows(rows, need),
+        "caseload": shown,
         "caseload_total": len(rows),
         "reason_counts": [
             (key, caseload_selectors.REASONS[key], n)

@@ -2,9 +2,9 @@
 
 One row per client the clinician works with now: why the client needs attention (if they do),
 the last and next session, the last ten alliance indexes (a sparkline), the latest outcome score
-and its direction, and what is waiting for the clinician. Six queries whatever the caseload's
-size: the clients with every flag and count as subqueries, the care team, the last ten alliance
-check-ins and the last two scores of each outcome measure (window functions), the settings.
+and its direction, and what is waiting for the clinician. Three queries whatever the caseload's
+size: the clients with every flag and count as subqueries, the last ten alliance indexes and the
+last two scores of each outcome measure (one window function), the settings.
 """
 
 from __future__ import annotations
@@ -13,25 +13,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import (
-    Count,
+    Case,
     Exists,
     F,
+    Func,
     IntegerField,
-    Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
+    When,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from accounts.models import Membership
-from care.models import AgendaItem, CareRequest, Client, PlanProposal, TherapySession, TreatmentPlan
-from care.selectors.clients import caseload_for
+from care.models import (
+    AgendaItem,
+    CareRequest,
+    CaseloadAssignment,
+    Client,
+    PlanProposal,
+    TherapySession,
+    TreatmentPlan,
+)
+from care.selectors.clients import current_clients_of
+from feedback import scoring
 from feedback.models import Alert, CheckinInvitation, CheckinResponse, Instrument
 from feedback.services.alerts import RuptureRules, alert_settings
 from portal.tenancy.context import require_practice
@@ -83,6 +92,7 @@ class CaseloadRow:
     reasons: list[str] = field(default_factory=list)
     alliance: list[float] = field(default_factory=list)  # oldest first
     outcomes: list[Outcome] = field(default_factory=list)
+    url: str = ""  # the client page; the view fills it in
 
     @property
     def rank(self) -> int:
@@ -107,12 +117,16 @@ class CaseloadRow:
 
 
 def _count(model, **filters):
-    rows = model.objects.filter(**filters).order_by().values("practice").annotate(n=Count("pk"))
-    return Coalesce(Subquery(rows.values("n")[:1], output_field=IntegerField()), Value(0))
+    # COUNT as a plain function, not an aggregate: no GROUP BY, so the subquery always returns
+    # one row (0 when nothing matches) and is cheaper to build and to run.
+    rows = model.objects.filter(**filters).order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return Subquery(rows.values("n"), output_field=IntegerField())
 
 
 def _annotated(clients: QuerySet, now: datetime) -> QuerySet:
     alerts = Alert.objects.filter(client=OuterRef("pk"))
+    invitations = CheckinInvitation.objects.filter(client=OuterRef("pk"))
+    sessions = TherapySession.objects.filter(client=OuterRef("pk"))
     today = timezone.localdate(now)
     return clients.annotate(
         safety_open=Exists(alerts.filter(kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)),
@@ -120,10 +134,16 @@ def _annotated(clients: QuerySet, now: datetime) -> QuerySet:
         awaiting_repair=Exists(
             alerts.filter(kind=Alert.Kind.RUPTURE, status=Alert.Status.ACKNOWLEDGED)
         ),
-        checkin_overdue=Exists(
-            CheckinInvitation.objects.filter(client=OuterRef("pk")).filter(
-                Q(status=CheckinInvitation.Status.OPEN, due_at__lte=now - OVERDUE_AFTER)
-                | Q(status=CheckinInvitation.Status.EXPIRED, expires_at__gte=now - EXPIRED_RECENTLY)
+        # Two probes on the (practice, client, status) index rather than one OR that reads
+        # every invitation the client ever had.
+        checkin_open_overdue=Exists(
+            invitations.filter(
+                status=CheckinInvitation.Status.OPEN, due_at__lte=now - OVERDUE_AFTER
+            )
+        ),
+        checkin_expired_recently=Exists(
+            invitations.filter(
+                status=CheckinInvitation.Status.EXPIRED, expires_at__gte=now - EXPIRED_RECENTLY
             )
         ),
         review_due=Exists(
@@ -138,78 +158,80 @@ def _annotated(clients: QuerySet, now: datetime) -> QuerySet:
         open_agenda=_count(
             AgendaItem, client=OuterRef("pk"), status=AgendaItem.Status.OPEN
         ),
+        # The nearest session each way: a short walk along the (practice, client, starts_at)
+        # index instead of aggregating the client's whole history.
         last_session=Subquery(
-            TherapySession.objects.filter(
-                client=OuterRef("pk"), status=TherapySession.Status.ATTENDED, starts_at__lte=now
-            )
-            .order_by()
-            .values("client")
-            .annotate(at=Max("starts_at"))
-            .values("at")[:1]
+            sessions.filter(status=TherapySession.Status.ATTENDED, starts_at__lte=now)
+            .order_by("-starts_at")
+            .values("starts_at")[:1]
         ),
         next_session=Subquery(
-            TherapySession.objects.filter(
-                client=OuterRef("pk"), status=TherapySession.Status.SCHEDULED, starts_at__gte=now
-            )
-            .order_by()
-            .values("client")
-            .annotate(at=Min("starts_at"))
-            .values("at")[:1]
+            sessions.filter(status=TherapySession.Status.SCHEDULED, starts_at__gte=now)
+            .order_by("starts_at")
+            .values("starts_at")[:1]
         ),
+        # Only whether care is shared and whether the client joined the portal are shown:
+        # a count and a column, not the care team and membership as objects.
+        team_size=_count(CaseloadAssignment, client=OuterRef("pk"), ended_at__isnull=True),
+        portal_status=F("membership__status"),
     )
 
 
-def _latest(responses: QuerySet, partition, keep: int) -> QuerySet:
-    return responses.annotate(
-        recency=Window(RowNumber(), partition_by=partition, order_by=[F("submitted_at").desc(), F("id").desc()])
-    ).filter(recency__lte=keep)
-
-
-def _alliance_by_client(client_ids: list[int]) -> dict[int, list[float]]:
-    rows = _latest(
-        CheckinResponse.objects.counted().filter(
-            client_id__in=client_ids,
-            index__isnull=False,
-            instrument_version__instrument__kind=Instrument.Kind.ALLIANCE,
-        ),
-        [F("client_id")],
-        SPARK_POINTS,
-    ).values_list("client_id", "index", "recency")
-    by_client: dict[int, list[tuple[int, float]]] = {}
-    for client_id, index, recency in rows:
-        by_client.setdefault(client_id, []).append((recency, index))
-    return {k: [i for _, i in sorted(v, reverse=True)] for k, v in by_client.items()}
-
-
-def _outcomes_by_client(client_ids: list[int]) -> dict[int, list[Outcome]]:
-    rows = _latest(
-        CheckinResponse.objects.counted().filter(
-            client_id__in=client_ids,
-            instrument_version__instrument__kind=Instrument.Kind.OUTCOME,
-        ),
-        [F("client_id"), F("instrument_version__instrument_id")],
-        2,
-    ).select_related("instrument_version__instrument")
+def _scores_by_client(
+    client_ids: list[int],
+) -> tuple[dict[int, list[float]], dict[int, list[Outcome]]]:
+    """The last ten alliance indexes (oldest first) and the latest outcome of each measure, with
+    the score before it, per client. One pass over the clients' responses: alliance check-ins
+    are numbered as one series per client, outcome measures one series per instrument."""
+    instrument = "instrument_version__instrument"
+    is_alliance = Q(**{f"{instrument}__kind": Instrument.Kind.ALLIANCE})
+    is_outcome = Q(**{f"{instrument}__kind": Instrument.Kind.OUTCOME})
+    series = Case(
+        When(is_alliance, then=Value(0)), default=F(f"{instrument}_id"), output_field=IntegerField()
+    )
+    rows = (
+        CheckinResponse.objects.counted()
+        .filter(client_id__in=client_ids)
+        .filter((is_alliance & Q(index__isnull=False)) | is_outcome)
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("client_id"), series],
+                order_by=[F("submitted_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(recency__lte=SPARK_POINTS)
+        .order_by()
+        .values_list(
+            "client_id", "recency",
+            f"{instrument}__kind", f"{instrument}_id", f"{instrument}__name",
+            "instrument_version__scoring_rule", "instrument_version__higher_is_better",
+            "total", "mean", "index", "band_label",
+        )
+    )
+    spark: dict[int, list[tuple[int, float]]] = {}
     latest: dict[tuple[int, int], Outcome] = {}
     previous: dict[tuple[int, int], float | None] = {}
-    for r in rows:
-        key = (r.client_id, r.instrument_version.instrument_id)
-        if r.recency == 1:
+    for row in rows:
+        client_id, recency, kind, instrument_id, name, rule, higher, total, mean, index, band = row
+        if kind == Instrument.Kind.ALLIANCE:
+            spark.setdefault(client_id, []).append((recency, index))
+            continue
+        score = {scoring.SUM: total, scoring.MEAN: mean, scoring.INDEX: index}[rule]
+        key = (client_id, instrument_id)
+        if recency == 1:
             latest[key] = Outcome(
-                instrument=r.instrument_version.instrument.name,
-                score=r.score,
-                band=r.band_label,
-                previous=None,
-                higher_is_better=r.instrument_version.higher_is_better,
+                instrument=name, score=score, band=band, previous=None, higher_is_better=higher
             )
-        else:
-            previous[key] = r.score
-    by_client: dict[int, list[Outcome]] = {}
+        elif recency == 2:
+            previous[key] = score
+    alliance_by_client = {k: [i for _, i in sorted(v, reverse=True)] for k, v in spark.items()}
+    outcomes: dict[int, list[Outcome]] = {}
     for key, outcome in sorted(latest.items(), key=lambda kv: kv[1].instrument):
         outcome.previous = previous.get(key)
         if outcome.score is not None:
-            by_client.setdefault(key[0], []).append(outcome)
-    return by_client
+            outcomes.setdefault(key[0], []).append(outcome)
+    return alliance_by_client, outcomes
 
 
 def _is_falling(alliance: list[float], rules: RuptureRules) -> bool:
@@ -228,10 +250,10 @@ def caseload_rows(
     """Every client the clinician works with now, most in need of attention first, then by
     name."""
     now = now or timezone.now()
-    clients = list(_annotated(caseload_for(clinician, search=search), now))
+    # Python sorts the rows below, so the database need not.
+    clients = list(_annotated(current_clients_of(clinician, search=search), now).order_by())
     ids = [c.pk for c in clients]
-    alliance = _alliance_by_client(ids) if ids else {}
-    outcomes = _outcomes_by_client(ids) if ids else {}
+    alliance, outcomes = _scores_by_client(ids) if ids else ({}, {})
     rules = RuptureRules.of(alert_settings(require_practice()))
     rows = []
     for client in clients:
@@ -243,7 +265,7 @@ def caseload_rows(
             RUPTURE: client.rupture_open,
             FALLING: _is_falling(row.alliance, rules),
             AWAITING_REPAIR: client.awaiting_repair,
-            OVERDUE: client.checkin_overdue,
+            OVERDUE: client.checkin_open_overdue or client.checkin_expired_recently,
             REVIEW_DUE: client.review_due,
             REQUESTS: bool(client.open_requests or client.pending_proposals),
         }

@@ -2,12 +2,16 @@
 search, and a constant number of queries for 10 and 500 clients."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import connection
+from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Membership
 from care.models import CareRequest, Client, TherapySession, TreatmentPlan
 from feedback.models import Alert
 from feedback.selectors import caseload
@@ -146,3 +150,58 @@ def test_caseload_queries_are_the_same_for_10_and_500_clients(world_a, as_member
     many, rows_many = count()
     assert rows_few == 10 and rows_many == 500
     assert many == few
+
+
+def test_the_rows_take_three_queries(world_a, django_assert_num_queries):
+    """The clients with their flags and counts, the scores of every client (one window
+    function), the practice's alert settings: no care team or membership loaded per client."""
+    w = with_instruments(world_a)
+    _add_clients(w, 30)
+    with w.scope(), django_assert_num_queries(3):
+        rows = caseload.caseload_rows(w.clinician)
+    assert len(rows) == 32
+    assert sum(bool(r.alliance) for r in rows) == 10 and sum(bool(r.outcomes) for r in rows) == 10
+
+
+def test_a_row_says_when_the_client_has_not_joined_the_portal(world_a, as_member):
+    w = with_instruments(world_a)
+    joined, invited = add_client(w, "Joined"), add_client(w, "Invited")
+    with w.scope():
+        Membership.objects.filter(pk=joined.membership_id).update(status=Membership.Status.ACTIVE)
+        Membership.objects.filter(pk=invited.membership_id).update(status=Membership.Status.INVITED)
+    page = as_member(w.clinician).get(w.url()).content.decode()
+
+    def row_of(name):
+        start = page.index(f"{name} Test")
+        return page[start:page.index("</li>", start)]
+
+    assert "not yet joined" in row_of("Invited")
+    assert "not yet joined" not in row_of("Joined")
+
+
+def test_each_row_links_to_its_client_page(world_a, as_member):
+    w = with_instruments(world_a)
+    clients = [add_client(w, name) for name in ("Ada", "Bea")]
+    page = as_member(w.clinician).get(w.url()).content.decode()
+    for client in clients:
+        kwargs = {"practice_slug": w.practice.slug, "client_id": client.pk}
+        href = reverse("care:client", kwargs=kwargs)
+        link = rf'<a class="card-link" href="{re.escape(href)}">\s*<span class="card-title">'
+        assert re.search(link + f"{client.first_name} Test", page)
+
+
+def test_day_month_shows_what_the_date_filter_shows():
+    page = Template('{% load feedback_reports %}{{ v|day_month }}|{{ v|date:"j M" }}')
+    with timezone.override("Pacific/Auckland"):
+        for hour in (0, 11, 12, 23):  # either side of midnight in Auckland
+            value = datetime(2026, 3, 31, hour, 30, tzinfo=dt_timezone.utc)
+            ours, django = page.render(Context({"v": value})).split("|")
+            assert ours == django
+        assert page.render(Context({"v": None})) == "|"
+
+
+def test_one_decimal_shows_what_floatformat_1_shows():
+    page = Template("{% load feedback_reports %}{{ v|one_decimal }}|{{ v|floatformat:1 }}")
+    for value in (8.25, 8.75, 9.125, 10.0, 0.0, 7.05, None):  # ties round half up, not to even
+        ours, django = page.render(Context({"v": value})).split("|")
+        assert ours == django
