@@ -58,8 +58,8 @@ def when(session) -> str:
 def staff_panel_context(request, client) -> dict:
     """For the sessions panel on the staff client page. Viewing the page reads the agenda news."""
     context = selectors.staff_panel(client, request.membership)
-    context["agenda_new_since"] = selectors.unread_since(request.membership, client, "agenda")
-    mark_read(recipient=request.membership, client=client, area="agenda")
+    if context["unread_areas"].get("agenda"):  # nothing unread: nothing to mark
+        mark_read(recipient=request.membership, client=client, area="agenda")
     return context
 
 
