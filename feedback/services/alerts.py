@@ -181,14 +181,14 @@ def rupture_hits(
 
 
 def core_item_values(version, answers) -> list[tuple[str, float]]:
-    """(question, answer on 0–10) of the core scale items among `answers` (reverse keys applied)."""
+    """(question, answer on 0–10) of the core scale items among `answers`, (item, value) pairs
+    (reverse keys applied)."""
     lo, hi = version.scale_min, version.scale_max
     values = []
-    for answer in answers:
-        item = answer.item
-        if not item.is_core or item.response_kind != scoring.SCALE or answer.value is None:
+    for item, value in answers:
+        if not item.is_core or item.response_kind != scoring.SCALE or value is None:
             continue
-        value = scoring.reverse(answer.value, lo, hi) if item.reverse_keyed else answer.value
+        value = scoring.reverse(value, lo, hi) if item.reverse_keyed else value
         values.append((item.text, (value - lo) * 10 / (hi - lo)))
     return values
 
@@ -314,6 +314,7 @@ def _judge_alliance(*, practice, client, response) -> Alert | None:
     rules = RuptureRules.of(alert_settings(practice))
     prior = _earlier_indices(response)
     answers = Answer.objects.filter(response=response).select_related("item")
+    answers = [(a.item, a.value) for a in answers]
     hits = rupture_hits(
         rules,
         index=response.index,
