@@ -181,10 +181,11 @@ def staff_panel(client: Client, viewer: Membership) -> dict:
     """The sessions, agenda, requests and ending panel on the staff client page (5 queries).
 
     `unread_areas` (counts) also serves the page's other panels; `agenda_new_since` is as
-    unread_since(viewer, client, "agenda") would say, from the same query.
+    unread_since(viewer, client, "agenda") would say, and `unread_total` is the viewer's unread
+    count over every client, from the same query.
     """
     agenda = outstanding_agenda(client)
-    news = unread_news(viewer, client)
+    news, total = unread_news(viewer, client)
     return {
         "next_session": next_session(client),
         "agenda_groups": agenda_by_kind(agenda),
@@ -193,6 +194,7 @@ def staff_panel(client: Client, viewer: Membership) -> dict:
         "open_termination": open_termination(client),
         "unread_areas": {area: row["n"] for area, row in news.items()},
         "agenda_new_since": _new_since(news.get("agenda", {}).get("oldest")),
+        "unread_total": total,
     }
 
 
