@@ -3,8 +3,8 @@ points to chart, reliable-change markers (outcome measures, against the first co
 and rupture markers (alliance, the practice's current rupture rules), plus the check-ins
 entered in error (kept and listed, never charted or counted).
 
-Four queries, whatever the number of check-ins: responses, their versions' items, alliance core
-answers, the practice settings.
+Four queries, whatever the number of check-ins: responses, their versions with their items,
+alliance core answers, the practice settings.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from datetime import datetime
 
 from care.models import Client
 from feedback import scoring
-from feedback.models import Answer, CheckinResponse, Instrument, InstrumentItem
+from feedback.models import (
+    Answer,
+    CheckinResponse,
+    Instrument,
+    InstrumentItem,
+    InstrumentVersion,
+)
 from feedback.services.alerts import (
     RuptureRules,
     alert_settings,
@@ -183,18 +189,27 @@ def _threshold_text(version) -> str:
 def client_history(client: Client) -> dict:
     responses = list(
         CheckinResponse.objects.filter(client=client)
-        .select_related("instrument_version__instrument", "entered_in_error_by__user")
+        .select_related("entered_in_error_by__user")
         .order_by("submitted_at", "id")
     )
     if not responses:
         return {"series": [], "rules": None}
-    # The versions' items (a few dozen rows) give both the counts and the core questions.
+    # The versions' items (a few dozen rows) give the counts, the core questions and the
+    # versions themselves: one instance per version, not a copy per response.
+    version_ids = {r.instrument_version_id for r in responses}
     items = {
         item.pk: item
-        for item in InstrumentItem.objects.filter(
-            version_id__in={r.instrument_version_id for r in responses}
-        ).order_by()
+        for item in InstrumentItem.objects.filter(version_id__in=version_ids)
+        .select_related("version__instrument")
+        .order_by()
     }
+    versions = {item.version_id: item.version for item in items.values()}
+    if version_ids - versions.keys():  # a version without items: not expected, still shown
+        versions.update(
+            InstrumentVersion.objects.select_related("instrument").in_bulk(version_ids)
+        )
+    for r in responses:
+        r.instrument_version = versions[r.instrument_version_id]
     counts: dict[int, dict] = {}
     for item in items.values():
         row = counts.setdefault(item.version_id, {"scored": 0, "safety": 0})
