@@ -6,4 +6,7 @@ def unread_notifications(request):
     membership = getattr(request, "membership", None)
     if membership is None:
         return {}
-    return {"unread_notifications": unread_count(membership)}
+    count = getattr(request, "unread_notifications", None)  # set by a page that counted them
+    if count is None:
+        count = unread_count(membership)
+    return {"unread_notifications": count}

@@ -27,20 +27,27 @@ class ClinicianChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return obj.display_name
 
+    def list_only(self, members) -> None:
+        """Offer these already-loaded members (the queryset's rows) without querying again;
+        a submitted choice is still checked against the queryset."""
+        self.choices = [(m.pk, self.label_from_instance(m)) for m in members]
+
 
 class AssignForm(forms.Form):
     clinician = ClinicianChoiceField(queryset=None, label="Clinician", empty_label=None)
 
-    def __init__(self, *args, exclude_ids=(), **kwargs):
+    def __init__(self, *args, exclude_ids=(), listed=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["clinician"].queryset = assignable_clinicians().exclude(pk__in=exclude_ids)
+        if listed is not None:
+            self.fields["clinician"].list_only(listed)
 
 
 class TransferForm(forms.Form):
     from_clinician = ClinicianChoiceField(queryset=None, label="From", empty_label=None)
     to_clinician = ClinicianChoiceField(queryset=None, label="To", empty_label=None)
 
-    def __init__(self, *args, current_team=(), **kwargs):
+    def __init__(self, *args, current_team=(), listed=None, **kwargs):
         super().__init__(*args, **kwargs)
         team_ids = [m.pk for m in current_team]
         # A deactivated clinician's clients must still be transferable, so no status filter here.
@@ -48,3 +55,6 @@ class TransferForm(forms.Form):
             pk__in=team_ids
         )
         self.fields["to_clinician"].queryset = assignable_clinicians().exclude(pk__in=team_ids)
+        if listed is not None:  # `listed`: the other clinicians, as the page loaded them
+            self.fields["from_clinician"].list_only(current_team)
+            self.fields["to_clinician"].list_only(listed)

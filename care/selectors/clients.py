@@ -47,10 +47,6 @@ def practice_clients(*, search: str = "", include_discharged: bool = False) -> Q
     return _with_care_team(_matching(clients, search))
 
 
-def client_detail(client_id: int) -> Client:
-    return _with_care_team(Client.objects.filter(pk=client_id)).get()
-
-
 def care_team(client: Client) -> list[Membership]:
     return [
         a.clinician
@@ -66,7 +62,7 @@ def assignable_clinicians() -> QuerySet:
             role__in=Membership.STAFF_ROLES, status=Membership.Status.ACTIVE, user__isnull=False
         )
         .select_related("user")
-        .order_by("user__last_name", "user__first_name")
+        .order_by("user__last_name", "user__first_name", "pk")
     )
 
 

@@ -329,8 +329,9 @@ class PlanPanel:
     unread: int = 0
 
 
-def plan_panel(*, client: Client, viewer: Membership) -> PlanPanel:
-    """The plan's headline for the client page / client home: two queries."""
+def plan_panel(*, client: Client, viewer: Membership, unread: int | None = None) -> PlanPanel:
+    """The plan's headline for the client page / client home: two queries, one when the page
+    already counted the viewer's `unread` plan notifications."""
     plans = TreatmentPlan.objects.filter(client=client)
     if viewer.role == Membership.Role.CLIENT:
         plans = plans.exclude(status=TreatmentPlan.Status.DRAFT)
@@ -341,7 +342,8 @@ def plan_panel(*, client: Client, viewer: Membership) -> PlanPanel:
         )
         .first()
     )
-    unread = Notification.objects.filter(
-        recipient=viewer, client=client, area="plan", read_at__isnull=True
-    ).count()
+    if unread is None:
+        unread = Notification.objects.filter(
+            recipient=viewer, client=client, area="plan", read_at__isnull=True
+        ).count()
     return PlanPanel(plan=plan, pending_proposals=plan.pending if plan else 0, unread=unread)

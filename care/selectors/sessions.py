@@ -19,7 +19,7 @@ from care.models import (
     TerminationPlan,
     TherapySession,
 )
-from care.selectors.notifications import unread_by_area
+from care.selectors.notifications import unread_by_area, unread_news
 
 SESSION_LIST_LIMIT = 100
 REQUEST_LIST_LIMIT = 100
@@ -170,19 +170,31 @@ def unread_since(viewer: Membership, client: Client, area: str) -> datetime | No
     since = Notification.objects.filter(
         recipient=viewer, client=client, area=area, read_at__isnull=True
     ).aggregate(since=Min("created_at"))["since"]
-    return since - NEWS_ALLOWANCE if since is not None else None
+    return _new_since(since)
+
+
+def _new_since(oldest_unread: datetime | None) -> datetime | None:
+    return oldest_unread - NEWS_ALLOWANCE if oldest_unread is not None else None
 
 
 def staff_panel(client: Client, viewer: Membership) -> dict:
-    """The sessions, agenda, requests and ending panel on the staff client page (5 queries)."""
+    """The sessions, agenda, requests and ending panel on the staff client page (5 queries).
+
+    `unread_areas` (counts) also serves the page's other panels; `agenda_new_since` is as
+    unread_since(viewer, client, "agenda") would say, and `unread_total` is the viewer's unread
+    count over every client, from the same query.
+    """
     agenda = outstanding_agenda(client)
+    news, total = unread_news(viewer, client)
     return {
         "next_session": next_session(client),
         "agenda_groups": agenda_by_kind(agenda),
         "agenda_count": len(agenda),
         "open_requests": open_requests(client),
         "open_termination": open_termination(client),
-        "unread_areas": unread_by_area(viewer, client),
+        "unread_areas": {area: row["n"] for area, row in news.items()},
+        "agenda_new_since": _new_since(news.get("agenda", {}).get("oldest")),
+        "unread_total": total,
     }
 
 

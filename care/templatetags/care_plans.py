@@ -22,11 +22,15 @@ def plan_url(context, name, **kwargs):
 
 
 @register.inclusion_tag("care/plans/panel.html", takes_context=True)
-def plan_panel(context, client):
-    """The plan's headline on the staff client page and on the client's home page."""
+def plan_panel(context, client, unread_areas=None):
+    """The plan's headline on the staff client page and on the client's home page.
+    `unread_areas`: the viewer's unread counts for this client, when the page has them."""
     request = context["request"]
     viewer = request.membership
-    data = plan_panel_data(client=client, viewer=viewer) if client is not None else None
+    unread = unread_areas.get("plan", 0) if unread_areas is not None else None
+    data = None
+    if client is not None:
+        data = plan_panel_data(client=client, viewer=viewer, unread=unread)
     return {
         "request": request,
         "client": client,

@@ -59,14 +59,23 @@ def client_new(request):
 def client_detail(request, client_id):
     client = access_client(request.membership, client_id)
     record_request_event(request, Audit.VIEW_CLIENT, target=client)
-    team = [a.clinician for a in selectors.client_detail(client.pk).open_assignments]
+    team = selectors.care_team(client)
+    # The page shows the last invitation only to a client who has not joined yet.
+    joined = client.membership.status == Membership.Status.ACTIVE
     context = {
         "client": client,
         "care_team": team,
-        "invitation": account_selectors.latest_invitation(client.membership),
-        "assign_form": AssignForm(exclude_ids=[m.pk for m in team]),
-        "transfer_form": TransferForm(current_team=team) if team else None,
+        "invitation": None if joined else account_selectors.latest_invitation(client.membership),
+        "assign_form": None,
+        "transfer_form": None,
     }
+    if request.membership.role == ADMIN and not client.is_discharged:  # the forms' only viewers
+        team_ids = {m.pk for m in team}
+        # One query for both forms' lists of clinicians (each would otherwise run its own).
+        others = [m for m in selectors.assignable_clinicians() if m.pk not in team_ids]
+        context["assign_form"] = AssignForm(exclude_ids=team_ids, listed=others)
+        if team:
+            context["transfer_form"] = TransferForm(current_team=team, listed=others)
     context.update(session_views.staff_panel_context(request, client))
     return render(request, "care/client_detail.html", context)
 

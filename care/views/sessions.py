@@ -58,8 +58,11 @@ def when(session) -> str:
 def staff_panel_context(request, client) -> dict:
     """For the sessions panel on the staff client page. Viewing the page reads the agenda news."""
     context = selectors.staff_panel(client, request.membership)
-    context["agenda_new_since"] = selectors.unread_since(request.membership, client, "agenda")
-    mark_read(recipient=request.membership, client=client, area="agenda")
+    marked = 0
+    if context["unread_areas"].get("agenda"):  # nothing unread: nothing to mark
+        marked = mark_read(recipient=request.membership, client=client, area="agenda")
+    # The header's unread badge, already counted (care.context_processors).
+    request.unread_notifications = context.pop("unread_total") - marked
     return context
 
 

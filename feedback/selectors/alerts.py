@@ -2,6 +2,8 @@
 feedback.selectors.caseload).
 Every function runs a fixed number of queries, whatever the number of clients or alerts."""
 
+from django.db.models import Q
+
 from accounts.models import Membership
 from care.models import CaseloadAssignment, Client
 from feedback.models import Alert
@@ -29,20 +31,21 @@ def attention_for(membership: Membership) -> list[Alert]:
 
 def client_alerts(client: Client) -> dict:
     """The client page's alerts: unresolved (safety first) and the latest closed ones, with the
-    people who acted. Two queries."""
+    people who acted. One query (the latest closed ones' ids in a subquery)."""
     people = ("acknowledged_by__user", "repaired_by__user", "dismissed_by__user")
-    unresolved = list(
-        Alert.objects.filter(client=client, status__in=Alert.UNRESOLVED)
+    alerts = Alert.objects.filter(client=client)
+    unresolved_q = Q(status__in=Alert.UNRESOLVED)
+    latest_closed = alerts.exclude(unresolved_q).order_by("-updated_at", "-id")[:CLOSED_SHOWN]
+    rows = list(
+        alerts.filter(unresolved_q | Q(pk__in=latest_closed.values("pk")))
         .select_related(*people)
         .order_by("-severity", "created_at", "id")
     )
+    unresolved = [a for a in rows if a.is_unresolved]
     # A safety alert stays on top whatever its severity field says.
     unresolved.sort(key=lambda a: (not a.is_safety, a.status != Alert.Status.OPEN))
-    closed = list(
-        Alert.objects.filter(client=client)
-        .exclude(status__in=Alert.UNRESOLVED)
-        .select_related(*people)
-        .order_by("-updated_at", "-id")[:CLOSED_SHOWN]
+    closed = sorted(
+        (a for a in rows if not a.is_unresolved), key=lambda a: (a.updated_at, a.pk), reverse=True
     )
     return {"unresolved": unresolved, "closed": closed}
 

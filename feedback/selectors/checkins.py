@@ -16,7 +16,7 @@ FAILURES_SHOWN_FOR = timedelta(days=14)
 
 def _with_details(invitations):
     return invitations.select_related(
-        "instrument_version__instrument", "response", "session", "plan"
+        "instrument_version__instrument", "response", "session"
     ).prefetch_related(
         Prefetch("emails", queryset=CheckinEmail.objects.order_by("created_at", "id"))
     )

@@ -3,8 +3,8 @@ points to chart, reliable-change markers (outcome measures, against the first co
 and rupture markers (alliance, the practice's current rupture rules), plus the check-ins
 entered in error (kept and listed, never charted or counted).
 
-Four queries, whatever the number of check-ins: responses, versions' item counts, alliance core
-answers, the practice settings.
+Four queries, whatever the number of check-ins: responses, their versions with their items,
+alliance core answers, the practice settings.
 """
 
 from __future__ import annotations
@@ -13,17 +13,22 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q
-
 from care.models import Client
 from feedback import scoring
-from feedback.models import Answer, CheckinResponse, Instrument, InstrumentItem
+from feedback.models import (
+    Answer,
+    CheckinResponse,
+    Instrument,
+    InstrumentItem,
+    InstrumentVersion,
+)
 from feedback.services.alerts import (
     RuptureRules,
     alert_settings,
     core_item_values,
     rupture_hits,
 )
+from portal.tenancy.context import require_practice
 
 IMPROVED, DETERIORATED, RUPTURE = "improved", "deteriorated", "rupture"
 
@@ -184,21 +189,32 @@ def _threshold_text(version) -> str:
 def client_history(client: Client) -> dict:
     responses = list(
         CheckinResponse.objects.filter(client=client)
-        .select_related("instrument_version__instrument", "entered_in_error_by__user")
+        .select_related("entered_in_error_by__user")
         .order_by("submitted_at", "id")
     )
     if not responses:
         return {"series": [], "rules": None}
+    # The versions' items (a few dozen rows) give the counts, the core questions and the
+    # versions themselves: one instance per version, not a copy per response.
     version_ids = {r.instrument_version_id for r in responses}
-    counts = {
-        row["version_id"]: row
-        for row in InstrumentItem.objects.filter(version_id__in=version_ids)
-        .values("version_id")
-        .annotate(
-            scored=Count("pk", filter=Q(scored=True, response_kind=scoring.SCALE)),
-            safety=Count("pk", filter=Q(flag=scoring.SAFETY)),
-        )
+    items = {
+        item.pk: item
+        for item in InstrumentItem.objects.filter(version_id__in=version_ids)
+        .select_related("version__instrument")
+        .order_by()
     }
+    versions = {item.version_id: item.version for item in items.values()}
+    if version_ids - versions.keys():  # a version without items: not expected, still shown
+        versions.update(
+            InstrumentVersion.objects.select_related("instrument").in_bulk(version_ids)
+        )
+    for r in responses:
+        r.instrument_version = versions[r.instrument_version_id]
+    counts: dict[int, dict] = {}
+    for item in items.values():
+        row = counts.setdefault(item.version_id, {"scored": 0, "safety": 0})
+        row["scored"] += item.scored and item.response_kind == scoring.SCALE
+        row["safety"] += item.flag == scoring.SAFETY
     alliance_ids = [
         r.pk
         for r in responses
@@ -206,13 +222,17 @@ def client_history(client: Client) -> dict:
         and r.index is not None
         and r.entered_in_error_at is None
     ]
-    answers_by_response: dict[int, list[Answer]] = {}
+    # (item, value) per response in question order; plain values, as there are hundreds.
+    answers_by_response: dict[int, list[tuple[InstrumentItem, int | None]]] = {}
     if alliance_ids:
-        for answer in Answer.objects.filter(
-            response_id__in=alliance_ids, item__is_core=True
-        ).select_related("item"):
-            answers_by_response.setdefault(answer.response_id, []).append(answer)
-    rules = RuptureRules.of(alert_settings(client.practice))
+        core_ids = [pk for pk, item in items.items() if item.is_core]
+        for response_id, item_id, value in Answer.objects.filter(
+            response_id__in=alliance_ids, item_id__in=core_ids
+        ).values_list("response_id", "item_id", "value").order_by():
+            answers_by_response.setdefault(response_id, []).append((items[item_id], value))
+        for answers in answers_by_response.values():
+            answers.sort(key=lambda pair: pair[0].position)
+    rules = RuptureRules.of(alert_settings(require_practice()))
 
     by_instrument: dict[int, list[CheckinResponse]] = {}
     for r in responses:

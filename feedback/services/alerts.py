@@ -181,14 +181,14 @@ def rupture_hits(
 
 
 def core_item_values(version, answers) -> list[tuple[str, float]]:
-    """(question, answer on 0–10) of the core scale items among `answers` (reverse keys applied)."""
+    """(question, answer on 0–10) of the core scale items among `answers`, (item, value) pairs
+    (reverse keys applied)."""
     lo, hi = version.scale_min, version.scale_max
     values = []
-    for answer in answers:
-        item = answer.item
-        if not item.is_core or item.response_kind != scoring.SCALE or answer.value is None:
+    for item, value in answers:
+        if not item.is_core or item.response_kind != scoring.SCALE or value is None:
             continue
-        value = scoring.reverse(answer.value, lo, hi) if item.reverse_keyed else answer.value
+        value = scoring.reverse(value, lo, hi) if item.reverse_keyed else value
         values.append((item.text, (value - lo) * 10 / (hi - lo)))
     return values
 
@@ -332,7 +332,9 @@ def _judge_alliance(*, practice, client, response, answers) -> Alert | None:
         rules,
         index=response.index,
         prior=prior,
-        core_items=core_item_values(response.instrument_version, answers),
+        core_items=core_item_values(
+            response.instrument_version, [(a.item, a.value) for a in answers]
+        ),
         rupture_reported=response.rupture_reported,
     )
     alert = (

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from feedback.models import (
+    Alert,
     CheckinEmail,
     CheckinInvitation,
     CheckinPreferences,
@@ -17,7 +18,9 @@ from feedback.models import (
     FeedbackSettings,
     MeasurementPlan,
 )
+from feedback.services import alerts as alert_services
 from feedback.testing import form_answers, make_checkin
+from feedback.tests.alerts_support import Answering
 from feedback.tests.checkin_support import browser_for, checkin_world, plan_for
 
 
@@ -212,6 +215,55 @@ def test_the_client_page_runs_the_same_queries_for_few_or_many_checkins(world):
         if n % 3 == 0:
             world.me.post(world.url(f"my/checkins/{checkin.pk}/"), form_answers())
     assert queries() == few
+
+
+# What the staff client page and the client's check-ins page cost (the bench measures both):
+# counted with the middleware's queries, the same for a client with a short history or a long one.
+# Lower these when a change cuts queries; never raise them to make room.
+CLIENT_PAGE_QUERIES = {"clinician": 23, "admin": 24}
+CHECKINS_PAGE_QUERIES = 13
+
+
+def test_the_staff_client_pages_run_a_fixed_number_of_queries(world, django_assert_num_queries):
+    plan_for(world)
+    client_page = world.url(f"clients/{world.client.pk}/")
+    pages = [
+        (world.cleo, client_page, CLIENT_PAGE_QUERIES["clinician"]),
+        (world.ada, client_page, CLIENT_PAGE_QUERIES["admin"]),
+        (world.cleo, staff_url(world), CHECKINS_PAGE_QUERIES),
+    ]
+
+    def check():
+        for http, url, expected in pages:
+            http.get(url)  # warm up; reads the agenda news (a page with unread ones marks them)
+            with django_assert_num_queries(expected):
+                assert http.get(url).status_code == 200
+
+    answering = Answering(world)
+    answering.alliance(9)  # a short history
+    make_checkin(practice=world.practice, client=world.client)
+    check()
+    # A long one: answered check-ins (some ruptures, closed and open alerts), PHQ-9s, e-mailed
+    # and failed invitations, news for the clinician.
+    for n in range(12):
+        answering.alliance(9 if n % 3 else 6)
+        answering.phq9(12 - n // 2)
+        with world.scope():
+            alert = Alert.objects.filter(status="open").first()
+            if alert is not None and n < 8:
+                close = alert_services.dismiss_alert if n % 2 else alert_services.acknowledge_alert
+                note = {"reason": "Talked about it."} if n % 2 else {"note": "Ask about it."}
+                close(practice=world.practice, actor=world.clinician, alert=alert, **note)
+    for n in range(25):
+        checkin = make_checkin(practice=world.practice, client=world.client)
+        CheckinEmail.unscoped.create(practice=world.practice, invitation=checkin, kind="invite",
+                                     status="failed" if n % 5 == 0 else "sent",
+                                     not_before=timezone.now(), sent_at=timezone.now(),
+                                     failed_at=timezone.now() if n % 5 == 0 else None)
+    with world.scope():
+        assert Alert.objects.exclude(status__in=Alert.UNRESOLVED).count() >= 2
+        assert Alert.objects.filter(status__in=Alert.UNRESOLVED).exists()
+    check()
 
 
 def test_the_staff_panel_on_the_client_page(world):
