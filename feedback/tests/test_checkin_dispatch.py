@@ -1,0 +1,133 @@
+"""Dispatch in bulk: e-mails sent in batches over one SMTP connection (a real, tiny SMTP
+server), where one e-mail's refusal or a dropped connection holds up only that e-mail. Celery
+runs eagerly here; test_checkin_worker.py and portal/tests/faults run real workers."""
+
+import pytest
+from celery.exceptions import Retry
+
+from accounts.models import Membership
+from feedback import tasks
+from feedback.models import CheckinEmail
+from feedback.services import checkins as services
+from feedback.services import emails as email_services
+from feedback.tests.checkin_support import checkin_world, plan_for
+from feedback.tests.smtp_sink import SmtpSink
+from portal.testing import AssignmentFactory, ClientFactory
+
+
+@pytest.fixture
+def world(world_a):
+    return checkin_world(world_a)
+
+
+@pytest.fixture
+def sink(settings):
+    """A real SMTP server that Django's SMTP backend sends to."""
+    server = SmtpSink().start()
+    settings.MAILERS = {"default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": "127.0.0.1", "port": server.port, "timeout": 5},
+    }}
+    yield server
+    server.release()
+    server.stop()
+
+
+def due_plans(world, count: int) -> list:
+    """`count` more clients of Cleo's, each with a weekly e-mailed plan that is due now."""
+    clients = []
+    for _ in range(count):
+        client = ClientFactory(practice=world.practice)
+        AssignmentFactory(practice=world.practice, client=client, clinician=world.clinician)
+        plan_for(world, client=client, cadence="every_n_days", every=7)
+        clients.append(client)
+    return clients
+
+
+def queued_emails(world, count: int) -> list[CheckinEmail]:
+    """`count` invitation e-mails, created and dispatched (their send tasks not run)."""
+    due_plans(world, count)
+    with world.scope():
+        services.create_due_invitations(practice=world.practice)
+    return list(CheckinEmail.unscoped.order_by("pk"))
+
+
+# --- sending in batches -----------------------------------------------------------------------
+
+
+def test_a_batch_goes_out_over_one_smtp_connection(world, sink):
+    emails = queued_emails(world, 6)
+    with world.scope():
+        batch = email_services.send_checkin_emails(email_ids=[e.pk for e in emails])
+    assert batch.counts == {"sent": 6} and batch.smtp_errors == []
+    assert sink.connections == 1 and len(sink.messages) == 6
+    assert sorted(m["Message-ID"] for m in sink.messages) == sorted(
+        email_services.message_id(e) for e in emails
+    )
+    assert set(CheckinEmail.unscoped.values_list("status", "attempts")) == {("sent", 1)}
+    with world.scope():  # again (a redelivered message): nothing goes out twice
+        again = email_services.send_checkin_emails(email_ids=[e.pk for e in emails])
+    assert again.counts == {"nothing": 6} and len(sink.messages) == 6
+
+
+def test_one_refused_email_holds_up_only_itself(world, sink):
+    emails = queued_emails(world, 5)
+    address = {e.pk: e.invitation.client.membership.email.lower() for e in emails}
+    busy, unknown = emails[1].pk, emails[3].pk
+    sink.refuse = {address[busy]: "421 4.3.2 Too busy, closing",  # and it hangs up
+                   address[unknown]: "550 5.1.1 No such user"}
+    with world.scope(), pytest.raises(Retry) as retry:
+        tasks.send_checkin_emails.delay(world.practice.pk, [e.pk for e in emails])
+    # Only the e-mail refused for now is retried, with the usual backoff.
+    assert retry.value.sig.args == (world.practice.pk, [busy])
+    assert retry.value.when == tasks.retry_countdown(0)
+    rows = {e.pk: e for e in CheckinEmail.unscoped.all()}
+    assert (rows[busy].status, rows[busy].attempts) == ("pending", 1)
+    assert (rows[unknown].status, rows[unknown].reason) == ("failed", tasks.PERMANENT_FAILURE)
+    assert sorted(m["To"].lower() for m in sink.messages) == sorted(
+        address[e.pk] for e in emails if e.pk not in (busy, unknown)
+    )
+    assert sink.connections == 3  # a fresh connection after each refusal
+
+    sink.refuse = {}
+    with world.scope():  # the retry
+        assert tasks.send_checkin_emails.delay(world.practice.pk, [busy]).get() == {"sent": 1}
+    assert CheckinEmail.unscoped.get(pk=busy).status == "sent" and len(sink.messages) == 4
+
+
+def test_with_the_server_down_a_batch_tries_once_and_retries_every_email(world, sink):
+    emails = queued_emails(world, 4)
+    sink.stop()  # nothing listens: connection refused
+    ids = [e.pk for e in emails]
+    with world.scope(), pytest.raises(Retry) as retry:
+        tasks.send_checkin_emails.delay(world.practice.pk, ids)
+    assert retry.value.sig.args == (world.practice.pk, ids)
+    assert set(CheckinEmail.unscoped.values_list("status", "attempts")) == {("pending", 1)}
+
+    result = tasks.send_checkin_emails.apply(  # the last retry: given up, where staff see it
+        args=(world.practice.pk, ids), retries=tasks.MAX_SEND_RETRIES
+    )
+    assert result.get() == {"failed": 4}
+    assert set(CheckinEmail.unscoped.values_list("status", "reason")) == {
+        ("failed", tasks.GAVE_UP)
+    }
+
+
+def test_a_dispatch_is_spread_over_tasks_of_at_most_a_batch():
+    assert email_services.batches([1, 2, 3]) == [[1], [2], [3]]  # one each, as before
+    assert [len(b) for b in email_services.batches(list(range(24)))] == [3] * 8
+    sizes = [len(b) for b in email_services.batches(list(range(1000)))]
+    assert sizes == [email_services.SEND_BATCH] * 20
+
+
+def test_an_unexpected_error_with_one_email_leaves_it_for_the_sweeper_and_goes_on(world, sink):
+    emails = queued_emails(world, 3)
+    broken = emails[1]
+    Membership.unscoped.filter(pk=broken.invitation.client.membership_id).update(
+        email="not an address@"  # the SMTP backend refuses to even try (ValueError)
+    )
+    with world.scope():
+        batch = email_services.send_checkin_emails(email_ids=[e.pk for e in emails])
+    assert batch.counts == {"sent": 2, "error": 1}
+    assert CheckinEmail.unscoped.get(pk=broken.pk).status == "pending"
+    assert len(sink.messages) == 2
