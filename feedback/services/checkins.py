@@ -27,7 +27,7 @@ from feedback.models import (
     InstrumentVersion,
     MeasurementPlan,
 )
-from feedback.services.emails import queue_email
+from feedback.services.emails import queue_email, queue_invitation_emails
 from feedback.services.plans import (
     feedback_settings,
     require_care_team,
@@ -119,9 +119,10 @@ def due_occurrences(plan: MeasurementPlan, sessions, *, now: datetime, tz: ZoneI
 def create_due_invitations(*, practice: Practice, now: datetime | None = None):
     """Create the invitation of every due occurrence of the practice's active plans, once.
 
-    Each is created under the unique (practice, plan, occurrence key) in its own savepoint, so
-    two jobs racing, or a job repeated, create nothing twice. The invitation e-mail is queued
-    after commit (or held until quiet hours end). Returns the invitations created.
+    Each is created under the unique (practice, plan, occurrence key), all in one INSERT (one
+    by one should that fail), so two jobs racing, or a job repeated, create nothing twice. The
+    invitation e-mails are queued after commit (or held until quiet hours end). Returns the
+    invitations created.
     """
     now = now or timezone.now()
     tz = ZoneInfo(practice.time_zone)
@@ -180,7 +181,7 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
             p.client_id: p
             for p in CheckinPreferences.objects.filter(client_id__in={p.client_id for p in plans})
         }
-        settings_row = feedback_settings(practice)
+        new: list[CheckinInvitation] = []
         for plan in plans:
             version = versions.get(plan.instrument_id)
             if version is None:
@@ -213,17 +214,35 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
                     expires_at=occurrence.due_at + timedelta(days=plan.expiry_days),
                     created_at=now,
                 )
-                try:
-                    with transaction.atomic():
-                        invitation.save()
-                except IntegrityError:  # created by another job a moment ago
-                    continue
-                if emailed:
-                    queue_email(
-                        practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
-                        now=now, settings_row=settings_row,
-                    )
-                created.append(invitation)
+                new.append(invitation)
+        created = _insert_invitations(new)
+        queue_invitation_emails(
+            practice=practice,
+            invitations=[i for i in created if i.channel == CheckinInvitation.Channel.EMAIL],
+            now=now,
+            settings_row=feedback_settings(practice),
+        )
+    return created
+
+
+def _insert_invitations(invitations: list[CheckinInvitation]) -> list[CheckinInvitation]:
+    """Insert new invitations in one statement; those inserted. Should another job have
+    created one of them a moment ago (the unique occurrence), one by one, skipping that one."""
+    if not invitations:
+        return []
+    try:
+        with transaction.atomic():
+            return CheckinInvitation.objects.bulk_create(invitations)
+    except IntegrityError:
+        pass
+    created = []
+    for invitation in invitations:
+        try:
+            with transaction.atomic():
+                invitation.save()
+        except IntegrityError:  # created by another job a moment ago
+            continue
+        created.append(invitation)
     return created
 
 

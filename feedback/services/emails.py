@@ -124,6 +124,40 @@ def queue_email(
     return email
 
 
+def queue_invitation_emails(
+    *,
+    practice: Practice,
+    invitations: list[CheckinInvitation],
+    now: datetime,
+    settings_row: FeedbackSettings | None = None,
+) -> list[CheckinEmail]:
+    """queue_email(kind=INVITE) for invitations made in this transaction, in one INSERT (and
+    dispatched as they are created: no UPDATE). The e-mails queued."""
+    if not invitations:
+        return []
+    until = quiet_until(practice, now, settings_row)
+    emails = [
+        CheckinEmail(
+            practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
+            not_before=until or now, dispatched_at=None if until else now, created_at=now,
+        )
+        for invitation in invitations
+    ]
+    try:
+        with transaction.atomic():
+            CheckinEmail.objects.bulk_create(emails)
+    except IntegrityError:  # one was queued meanwhile: one by one, skipping that one
+        queued = [
+            queue_email(practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
+                        now=now, settings_row=settings_row)
+            for invitation in invitations
+        ]
+        return [email for email in queued if email is not None]
+    if until is None:
+        _send_on_commit(emails)
+    return emails
+
+
 def batches(ids: list[int]) -> list[list[int]]:
     """The e-mails of one dispatch split into send tasks (SEND_BATCH, SEND_SPREAD)."""
     size = min(SEND_BATCH, max(1, math.ceil(len(ids) / SEND_SPREAD)))

@@ -1,13 +1,16 @@
-"""Dispatch in bulk: e-mails sent in batches over one SMTP connection (a real, tiny SMTP
-server), where one e-mail's refusal or a dropped connection holds up only that e-mail. Celery
-runs eagerly here; test_checkin_worker.py and portal/tests/faults run real workers."""
+"""Dispatch in bulk: due invitations and their e-mails created with a constant number of
+queries, and sent in batches over one SMTP connection (a real, tiny SMTP server), where one
+e-mail's refusal or a dropped connection holds up only that e-mail. Celery runs eagerly here;
+test_checkin_worker.py and portal/tests/faults run real workers."""
 
 import pytest
 from celery.exceptions import Retry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership
 from feedback import tasks
-from feedback.models import CheckinEmail
+from feedback.models import CheckinEmail, CheckinInvitation
 from feedback.services import checkins as services
 from feedback.services import emails as email_services
 from feedback.tests.checkin_support import checkin_world, plan_for
@@ -50,6 +53,39 @@ def queued_emails(world, count: int) -> list[CheckinEmail]:
     with world.scope():
         services.create_due_invitations(practice=world.practice)
     return list(CheckinEmail.unscoped.order_by("pk"))
+
+
+# --- creating ---------------------------------------------------------------------------------
+
+
+def test_creating_due_invitations_takes_the_same_queries_for_2_or_12(world):
+    counts = []
+    for count in (2, 10):  # the second run finds the first two taken and creates ten
+        due_plans(world, count)
+        with world.scope(), CaptureQueriesContext(connection) as queries:
+            assert len(services.create_due_invitations(practice=world.practice)) == count
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert CheckinEmail.unscoped.filter(dispatched_at__isnull=False).count() == 12
+
+
+def test_an_invitation_created_meanwhile_is_skipped_and_the_others_are_created(world):
+    """The one-INSERT path falls back to one by one when another job got there first."""
+    plans = [plan_for(world, client=c, cadence="every_n_days", every=7)
+             for c in (world.client, world.shared_client)]
+    with world.scope():
+        (existing, _) = services.create_due_invitations(practice=world.practice)
+        CheckinInvitation.objects.exclude(pk=existing.pk).delete()
+
+        def again(plan):  # the same occurrence, as another job would have made it
+            return services._new_invitation(**{
+                f.attname: getattr(existing, f.attname) for f in CheckinInvitation._meta.fields
+                if f.attname not in ("id", "nonce", "token_hash")
+            } | {"plan_id": plan.pk, "client_id": plan.client_id})
+
+        created = services._insert_invitations([again(p) for p in plans])
+    assert [i.plan_id for i in created] == [p.pk for p in plans if p.pk != existing.plan_id]
+    assert CheckinInvitation.unscoped.count() == 2
 
 
 # --- sending in batches -----------------------------------------------------------------------
@@ -118,6 +154,17 @@ def test_a_dispatch_is_spread_over_tasks_of_at_most_a_batch():
     assert [len(b) for b in email_services.batches(list(range(24)))] == [3] * 8
     sizes = [len(b) for b in email_services.batches(list(range(1000)))]
     assert sizes == [email_services.SEND_BATCH] * 20
+
+
+def test_the_beat_job_sends_each_email_once_in_batches(world, sink,
+                                                       django_capture_on_commit_callbacks):
+    due_plans(world, 20)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.dispatch_due_checkins()
+    tasks_queued = email_services.batches(list(range(20)))
+    assert [len(b) for b in tasks_queued] == [3] * 6 + [2]  # spread over the workers
+    assert len(sink.messages) == 20 and sink.connections == len(tasks_queued)
+    assert set(CheckinEmail.unscoped.values_list("status", flat=True)) == {"sent"}
 
 
 def test_an_unexpected_error_with_one_email_leaves_it_for_the_sweeper_and_goes_on(world, sink):
