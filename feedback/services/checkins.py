@@ -146,11 +146,9 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
         sessions_by_client: dict[int, list[schedule.SessionFact]] = defaultdict(list)
         session_clinician: dict[int, int] = {}
         if session_plans:
-            earliest = min(p.counting_from for p in session_plans) - LONGEST_SESSION
             rows = TherapySession.objects.filter(
-                client_id__in={p.client_id for p in session_plans},
+                _sessions_that_count(session_plans, now),
                 status=TherapySession.Status.ATTENDED,
-                starts_at__gte=earliest,
                 starts_at__lte=now,
             ).values_list("pk", "client_id", "starts_at", "duration_minutes", "clinician_id")
             for pk, client_id, starts_at, minutes, clinician_id in rows:
@@ -223,6 +221,27 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
             settings_row=feedback_settings(practice),
         )
     return created
+
+
+def _sessions_that_count(session_plans: list[MeasurementPlan], now: datetime) -> Q:
+    """The attended sessions that may make an occurrence of these plans due now. "Every Nth
+    session" counts every session since the plan's counting_from, so those plans' clients
+    need them all; for the others only sessions whose check-in would not have expired yet."""
+    counted = {
+        p.client_id for p in session_plans
+        if p.cadence != schedule.EVERY_SESSION and p.every > 1
+    }
+    window = Q()
+    for counts_all in (True, False):
+        plans = [p for p in session_plans if (p.client_id in counted) == counts_all]
+        if not plans:
+            continue
+        since = min(p.counting_from for p in plans) - LONGEST_SESSION
+        if not counts_all:
+            longest_expiry = timedelta(days=max(p.expiry_days for p in plans))
+            since = max(since, now - longest_expiry - LONGEST_SESSION)
+        window |= Q(client_id__in={p.client_id for p in plans}, starts_at__gte=since)
+    return window
 
 
 def _insert_invitations(invitations: list[CheckinInvitation]) -> list[CheckinInvitation]:

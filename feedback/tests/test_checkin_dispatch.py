@@ -3,6 +3,8 @@ queries, and sent in batches over one SMTP connection (a real, tiny SMTP server)
 e-mail's refusal or a dropped connection holds up only that e-mail. Celery runs eagerly here;
 test_checkin_worker.py and portal/tests/faults run real workers."""
 
+from datetime import timedelta
+
 import pytest
 from celery.exceptions import Retry
 from django.db import connection
@@ -10,10 +12,15 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership
 from feedback import tasks
-from feedback.models import CheckinEmail, CheckinInvitation
+from feedback.models import CheckinEmail, CheckinInvitation, MeasurementPlan
 from feedback.services import checkins as services
 from feedback.services import emails as email_services
-from feedback.tests.checkin_support import checkin_world, plan_for
+from feedback.tests.checkin_support import (  # noqa: F401 (fixtures)
+    attended_session,
+    checkin_world,
+    clock,
+    plan_for,
+)
 from feedback.tests.smtp_sink import SmtpSink
 from portal.testing import AssignmentFactory, ClientFactory
 
@@ -57,6 +64,10 @@ def queued_emails(world, count: int) -> list[CheckinEmail]:
 
 # --- creating ---------------------------------------------------------------------------------
 
+# BEGIN, plans, taken, versions, clinicians, preferences, settings, COMMIT, and a savepoint
+# around each of the two INSERTs (invitations, e-mails).
+QUERIES_TO_CREATE = 14
+
 
 def test_creating_due_invitations_takes_the_same_queries_for_2_or_12(world):
     counts = []
@@ -65,7 +76,7 @@ def test_creating_due_invitations_takes_the_same_queries_for_2_or_12(world):
         with world.scope(), CaptureQueriesContext(connection) as queries:
             assert len(services.create_due_invitations(practice=world.practice)) == count
         counts.append(len(queries))
-    assert counts[0] == counts[1], counts
+    assert counts == [QUERIES_TO_CREATE] * 2
     assert CheckinEmail.unscoped.filter(dispatched_at__isnull=False).count() == 12
 
 
@@ -86,6 +97,24 @@ def test_an_invitation_created_meanwhile_is_skipped_and_the_others_are_created(w
         created = services._insert_invitations([again(p) for p in plans])
     assert [i.plan_id for i in created] == [p.pk for p in plans if p.pk != existing.plan_id]
     assert CheckinInvitation.unscoped.count() == 2
+
+
+def test_every_nth_session_still_counts_sessions_older_than_any_open_check_in(
+    world, clock, django_capture_on_commit_callbacks
+):
+    """Sessions are read only as far back as a check-in could still be open, except for
+    "every Nth session" plans: they count every session since the plan began."""
+    plan_for(world, cadence="every_nth_session", every=2, expiry_days=1, reminder_after_hours=6)
+    plan_for(world, client=world.shared_client, expiry_days=1, reminder_after_hours=6)
+    began = clock.now - timedelta(days=30)
+    MeasurementPlan.unscoped.update(counting_from=began, starts_on=began.date())
+    attended_session(world, ago=timedelta(days=20))  # the first: long closed
+    attended_session(world, client=world.shared_client, ago=timedelta(days=20))
+    second = attended_session(world, ago=timedelta(hours=12))
+    recent = attended_session(world, client=world.shared_client, ago=timedelta(hours=12))
+    with world.scope():
+        created = services.create_due_invitations(practice=world.practice)
+    assert sorted(i.session_id for i in created) == sorted([second.pk, recent.pk])
 
 
 # --- sending in batches -----------------------------------------------------------------------
