@@ -11,7 +11,6 @@ from datetime import datetime
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -85,13 +84,65 @@ def permanent_smtp_failure(error: Exception) -> str:
 
 
 # The database went away (restarted, failed over, a connection cut): nothing was sent.
-DATABASE_GONE = (OperationalError, InterfaceError)
+DATABASE_GONE = emails.DATABASE_GONE
+
+
+@shared_task(bind=True, max_retries=MAX_SEND_RETRIES)
+def send_checkin_emails(self, practice_id: int, email_ids: list[int]) -> dict:
+    """Send a batch of check-in e-mails over one SMTP connection; how many went which way.
+
+    The rules of send_checkin_email, for the batch: permanent refusals are recorded; the
+    e-mails refused for now (or left untried because the server or the database was gone) are
+    retried together with backoff, by a retry of this task with only them in it; an e-mail the
+    server took but the database could not mark goes to send_checkin_email to be recorded.
+    """
+    again = list(email_ids)  # what a retry must still do
+    try:
+        practice = Practice.objects.get(pk=practice_id)
+        with practice_scope(practice):
+            batch = emails.send_checkin_emails(email_ids=email_ids)
+            if batch.unrecorded is not None:
+                _record_later(practice_id, batch.unrecorded, self.request.retries)
+            again = [*(email_id for email_id, _ in batch.smtp_errors), *batch.not_tried]
+            if batch.database_error is not None:
+                raise batch.database_error
+            transient = None
+            for email_id, error in batch.smtp_errors:
+                if reason := permanent_smtp_failure(error):
+                    emails.record_email_failure(email_id=email_id, reason=reason)
+                    again.remove(email_id)
+                else:
+                    transient = transient or error
+            if not again:
+                return batch.counts
+            if self.request.retries >= self.max_retries:
+                emails.record_email_failures(email_ids=again, reason=GAVE_UP)
+                return batch.counts | {"failed": len(again)}
+            emails.note_failed_attempts(email_ids=again)
+            logger.warning("Check-in e-mails %s: %s; retrying", again, type(transient).__name__)
+            raise self.retry(args=(practice_id, again), exc=transient,
+                             countdown=retry_countdown(self.request.retries))
+    except DATABASE_GONE as error:
+        logger.warning("Check-in e-mails %s: database unavailable; retrying", again)
+        raise self.retry(args=(practice_id, again), exc=error,
+                         countdown=retry_countdown(self.request.retries))
+
+
+def _record_later(practice_id: int, unrecorded: emails.SentNotRecorded, retries: int) -> None:
+    """Hand an e-mail the server took, but the database could not mark, to send_checkin_email's
+    retry that only records it (sending it again would deliver it twice)."""
+    logger.warning("Check-in e-mail %s sent but not recorded; retrying", unrecorded.email_id)
+    send_checkin_email.apply_async(
+        (practice_id, unrecorded.email_id), {"sent_at": unrecorded.sent_at.isoformat()},
+        countdown=retry_countdown(retries), retries=retries + 1,
+    )
 
 
 @shared_task(bind=True, max_retries=MAX_SEND_RETRIES)
 def send_checkin_email(self, practice_id: int, email_id: int, sent_at: str = "") -> str:
-    """Send one check-in e-mail. `sent_at` (set by a retry): the mail server took it already
-    and only marking it sent is left."""
+    """Send one check-in e-mail (a retry of one, or a message queued before sends went in
+    batches). `sent_at` (set by a retry): the mail server took it already and only marking it
+    sent is left."""
     try:
         practice = Practice.objects.get(pk=practice_id)
         with practice_scope(practice):

@@ -27,7 +27,7 @@ from feedback.models import (
     InstrumentVersion,
     MeasurementPlan,
 )
-from feedback.services.emails import queue_email
+from feedback.services.emails import queue_email, queue_invitation_emails
 from feedback.services.plans import (
     feedback_settings,
     require_care_team,
@@ -125,9 +125,10 @@ def due_occurrences(plan: MeasurementPlan, sessions, *, now: datetime, tz: ZoneI
 def create_due_invitations(*, practice: Practice, now: datetime | None = None):
     """Create the invitation of every due occurrence of the practice's active plans, once.
 
-    Each is created under the unique (practice, plan, occurrence key) in its own savepoint, so
-    two jobs racing, or a job repeated, create nothing twice. The invitation e-mail is queued
-    after commit (or held until quiet hours end). Returns the invitations created.
+    Each is created under the unique (practice, plan, occurrence key), all in one INSERT (one
+    by one should that fail), so two jobs racing, or a job repeated, create nothing twice. The
+    invitation e-mails are queued after commit (or held until quiet hours end). Returns the
+    invitations created.
     """
     now = now or timezone.now()
     tz = ZoneInfo(practice.time_zone)
@@ -151,11 +152,9 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
         sessions_by_client: dict[int, list[schedule.SessionFact]] = defaultdict(list)
         session_clinician: dict[int, int] = {}
         if session_plans:
-            earliest = min(p.counting_from for p in session_plans) - LONGEST_SESSION
             rows = TherapySession.objects.filter(
-                client_id__in={p.client_id for p in session_plans},
+                _sessions_that_count(session_plans, now),
                 status=TherapySession.Status.ATTENDED,
-                starts_at__gte=earliest,
                 starts_at__lte=now,
             ).values_list("pk", "client_id", "starts_at", "duration_minutes", "clinician_id")
             for pk, client_id, starts_at, minutes, clinician_id in rows:
@@ -186,7 +185,7 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
             p.client_id: p
             for p in CheckinPreferences.objects.filter(client_id__in={p.client_id for p in plans})
         }
-        settings_row = feedback_settings(practice)
+        new: list[CheckinInvitation] = []
         for plan in plans:
             version = versions.get(plan.instrument_id)
             if version is None:
@@ -219,17 +218,56 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
                     expires_at=occurrence.due_at + timedelta(days=plan.expiry_days),
                     created_at=now,
                 )
-                try:
-                    with transaction.atomic():
-                        invitation.save()
-                except IntegrityError:  # created by another job a moment ago
-                    continue
-                if emailed:
-                    queue_email(
-                        practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
-                        now=now, settings_row=settings_row,
-                    )
-                created.append(invitation)
+                new.append(invitation)
+        created = _insert_invitations(new)
+        queue_invitation_emails(
+            practice=practice,
+            invitations=[i for i in created if i.channel == CheckinInvitation.Channel.EMAIL],
+            now=now,
+            settings_row=feedback_settings(practice),
+        )
+    return created
+
+
+def _sessions_that_count(session_plans: list[MeasurementPlan], now: datetime) -> Q:
+    """The attended sessions that may make an occurrence of these plans due now. "Every Nth
+    session" counts every session since the plan's counting_from, so those plans' clients
+    need them all; for the others only sessions whose check-in would not have expired yet."""
+    counted = {
+        p.client_id for p in session_plans
+        if p.cadence != schedule.EVERY_SESSION and p.every > 1
+    }
+    window = Q()
+    for counts_all in (True, False):
+        plans = [p for p in session_plans if (p.client_id in counted) == counts_all]
+        if not plans:
+            continue
+        since = min(p.counting_from for p in plans) - LONGEST_SESSION
+        if not counts_all:
+            longest_expiry = timedelta(days=max(p.expiry_days for p in plans))
+            since = max(since, now - longest_expiry - LONGEST_SESSION)
+        window |= Q(client_id__in={p.client_id for p in plans}, starts_at__gte=since)
+    return window
+
+
+def _insert_invitations(invitations: list[CheckinInvitation]) -> list[CheckinInvitation]:
+    """Insert new invitations in one statement; those inserted. Should another job have
+    created one of them a moment ago (the unique occurrence), one by one, skipping that one."""
+    if not invitations:
+        return []
+    try:
+        with transaction.atomic():
+            return CheckinInvitation.objects.bulk_create(invitations)
+    except IntegrityError:
+        pass
+    created = []
+    for invitation in invitations:
+        try:
+            with transaction.atomic():
+                invitation.save()
+        except IntegrityError:  # created by another job a moment ago
+            continue
+        created.append(invitation)
     return created
 
 

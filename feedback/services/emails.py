@@ -8,33 +8,61 @@ rows whose message was lost (worker killed, broker restarted) and rows whose qui
 over. E-mails carry no clinical content: the practice's name, the link and when it expires.
 """
 
+import logging
+import math
+import smtplib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F, Q
-from django.template.loader import render_to_string
+from django.core.mail import EmailMessage, mailers
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 
 from feedback import schedule
-from feedback.models import CheckinEmail, CheckinInvitation, FeedbackSettings, MeasurementPlan
+from feedback.models import (
+    CheckinEmail,
+    CheckinInvitation,
+    CheckinPreferences,
+    FeedbackSettings,
+    MeasurementPlan,
+)
 from feedback.services.plans import checkin_preferences, feedback_settings, wants_email
+from portal.mail import SMTP_ERRORS
+from portal.tenancy.context import require_practice
 from portal.tenancy.models import Practice
+
+logger = logging.getLogger(__name__)
 
 # Longer than the longest retry countdown, so the sweeper never races a pending retry.
 UNSENT_GRACE = timedelta(minutes=15)
 SWEEP_BATCH = 500
+# E-mails per send task at most (one SMTP connection carries them all) ...
+SEND_BATCH = 50
+# ... and a dispatch is shared by this many tasks when it has that many e-mails, so every
+# worker process takes part and a small dispatch goes out one e-mail per task, as before.
+SEND_SPREAD = 8
+TEMPLATE = "feedback/email/checkin.txt"
+# The database went away (restarted, failed over, a connection cut).
+DATABASE_GONE = (OperationalError, InterfaceError)
+# Replies about one message (to MAIL, RCPT or DATA): the server is there, the next may go.
+MESSAGE_REFUSED = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
 
 # What send_checkin_email did.
 SENT = "sent"
 SKIPPED = "skipped"
 WAITING = "waiting"  # quiet hours: the sweeper sends it when they end
 NOTHING = "nothing"  # sent, failed or skipped already (a redelivered or duplicate task)
+FAILED_HERE = "error"  # an unexpected error (in a batch): still pending, for the sweeper
 
 
 class SentNotRecorded(Exception):
@@ -96,15 +124,63 @@ def queue_email(
     return email
 
 
-def dispatch(emails: list[CheckinEmail], *, now: datetime) -> None:
-    """Queue a send task for each e-mail after commit, noting when (for the sweeper)."""
-    from feedback.tasks import send_checkin_email
+def queue_invitation_emails(
+    *,
+    practice: Practice,
+    invitations: list[CheckinInvitation],
+    now: datetime,
+    settings_row: FeedbackSettings | None = None,
+) -> list[CheckinEmail]:
+    """queue_email(kind=INVITE) for invitations made in this transaction, in one INSERT (and
+    dispatched as they are created: no UPDATE). The e-mails queued."""
+    if not invitations:
+        return []
+    until = quiet_until(practice, now, settings_row)
+    emails = [
+        CheckinEmail(
+            practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
+            not_before=until or now, dispatched_at=None if until else now, created_at=now,
+        )
+        for invitation in invitations
+    ]
+    try:
+        with transaction.atomic():
+            CheckinEmail.objects.bulk_create(emails)
+    except IntegrityError:  # one was queued meanwhile: one by one, skipping that one
+        queued = [
+            queue_email(practice=practice, invitation=invitation, kind=CheckinEmail.INVITE,
+                        now=now, settings_row=settings_row)
+            for invitation in invitations
+        ]
+        return [email for email in queued if email is not None]
+    if until is None:
+        _send_on_commit(emails)
+    return emails
 
+
+def batches(ids: list[int]) -> list[list[int]]:
+    """The e-mails of one dispatch split into send tasks (SEND_BATCH, SEND_SPREAD)."""
+    size = min(SEND_BATCH, max(1, math.ceil(len(ids) / SEND_SPREAD)))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def dispatch(emails: list[CheckinEmail], *, now: datetime) -> None:
+    """Queue the e-mails' send tasks after commit, noting when (for the sweeper)."""
     if not emails:
         return
     CheckinEmail.objects.filter(pk__in=[e.pk for e in emails]).update(dispatched_at=now)
+    _send_on_commit(emails)
+
+
+def _send_on_commit(emails: list[CheckinEmail]) -> None:
+    from feedback.tasks import send_checkin_emails
+
+    by_practice = defaultdict(list)
     for email in emails:
-        send_checkin_email.delay_on_commit(email.practice_id, email.pk)
+        by_practice[email.practice_id].append(email.pk)
+    for practice_id, ids in by_practice.items():
+        for batch in batches(ids):
+            send_checkin_emails.delay_on_commit(practice_id, batch)
 
 
 def _why_not(email: CheckinEmail, invitation: CheckinInvitation, now: datetime) -> str:
@@ -116,7 +192,7 @@ def _why_not(email: CheckinEmail, invitation: CheckinInvitation, now: datetime) 
     client = invitation.client
     if client.is_discharged:
         return "The client's time in care had ended."
-    prefs = checkin_preferences(client)
+    prefs = _preferences(email, client)
     if not wants_email(client, prefs):
         return "The client chose not to get check-in e-mails."
     if email.kind != CheckinEmail.INVITE:
@@ -130,6 +206,82 @@ def _why_not(email: CheckinEmail, invitation: CheckinInvitation, now: datetime) 
     return ""
 
 
+def _preferences(email: CheckinEmail, client) -> CheckinPreferences:
+    """The client's choices, as read with the locked e-mail (_locked_email), or read now."""
+    if not hasattr(email, "email_opt_out"):
+        return checkin_preferences(client)
+    return CheckinPreferences(
+        practice_id=client.practice_id, client=client,
+        email_opt_out=bool(email.email_opt_out), reminders_paused=bool(email.reminders_paused),
+    )
+
+
+def _locked_email(email_id: int) -> CheckinEmail | None:
+    """The e-mail, locked (only its row), with its invitation, client, plan and the client's
+    choices (no row: the defaults) in the same query."""
+    prefs = CheckinPreferences.objects.filter(client_id=OuterRef("invitation__client_id"))
+    found = (
+        CheckinEmail.objects.select_for_update(of=("self",))
+        .select_related("invitation__client__membership", "invitation__plan")
+        .annotate(
+            email_opt_out=Subquery(prefs.values("email_opt_out")[:1]),
+            reminders_paused=Subquery(prefs.values("reminders_paused")[:1]),
+        )
+        .filter(pk=email_id)
+        .order_by()[:1]
+    )
+    return next(iter(found), None)
+
+
+class _Shared:
+    """What every e-mail of the practice in scope shares, loaded once (per batch)."""
+
+    def __init__(self, practice: Practice):
+        self.practice = practice
+        self.tz = ZoneInfo(practice.time_zone)
+
+    @cached_property
+    def settings_row(self) -> FeedbackSettings:
+        return feedback_settings(self.practice)
+
+    @cached_property
+    def template(self):
+        return get_template(TEMPLATE)
+
+    @cached_property
+    def preferences_url(self) -> str:
+        return settings.SITE_URL + reverse(
+            "my:checkin_preferences", kwargs={"practice_slug": self.practice.slug}
+        )
+
+
+class _Connection:
+    """A batch's mail connection: opened by the first send and kept for the next ones."""
+
+    def __init__(self):
+        self.backend = mailers.default
+        # SMTP keeps one connection for the batch. The other backends (the embedded default
+        # writes one file per connection, and promises one file per message) open and close
+        # around each message, as before.
+        self.kept = isinstance(self.backend, SmtpBackend)
+
+    @property
+    def is_open(self) -> bool:
+        return self.kept and self.backend.connection is not None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.kept:
+            self.backend.open()
+        self.backend.send_messages([message])
+
+    def close(self) -> None:
+        if self.kept:
+            try:
+                self.backend.close()
+            except (*SMTP_ERRORS, OSError):
+                pass  # it is closed either way
+
+
 def send_checkin_email(*, email_id: int, now: datetime | None = None) -> str:
     """Send one check-in e-mail at most once (see the module docstring); what happened.
 
@@ -139,57 +291,100 @@ def send_checkin_email(*, email_id: int, now: datetime | None = None) -> str:
     """
     sent = []
     try:
-        return _send_locked(email_id=email_id, now=now, sent=sent)
+        return _send_locked(email_id=email_id, now=now, sent=sent, shared=None, connection=None)
     except DatabaseError as error:
         if not sent:
             raise  # nothing went out: the task may simply try again
         raise SentNotRecorded(email_id=email_id, sent_at=sent[0]) from error
 
 
-def _send_locked(*, email_id: int, now: datetime | None, sent: list) -> str:
+@dataclass
+class Batch:
+    """What send_checkin_emails did, e-mail by e-mail."""
+
+    done: dict[int, str] = field(default_factory=dict)  # SENT, ..., NOTHING or FAILED_HERE
+    smtp_errors: list[tuple[int, Exception]] = field(default_factory=list)  # nothing marked
+    not_tried: list[int] = field(default_factory=list)  # the server or the database was gone
+    database_error: Exception | None = None  # the database went away: the rest waits for it
+    unrecorded: SentNotRecorded | None = None  # sent, but the database went away first
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.done.values()))
+
+
+def send_checkin_emails(*, email_ids: list[int], now: datetime | None = None) -> Batch:
+    """Send several e-mails of the practice in scope over one SMTP connection, each as
+    send_checkin_email sends one (its own transaction, its row locked).
+
+    Errors do not stop the batch but are reported in it: an SMTP error leaves that e-mail
+    unmarked and the next one goes over a new connection; when even a new connection fails,
+    the server is down and the rest is left untried. The database going away leaves the rest
+    untried; a database error after the server took the e-mail is `unrecorded`; any other
+    database error propagates, as it does for one e-mail.
+    """
+    batch = Batch()
+    shared = _Shared(require_practice())
+    connection = _Connection()
+    try:
+        for position, email_id in enumerate(email_ids):
+            sent = []
+            reused = connection.is_open
+            try:
+                batch.done[email_id] = _send_locked(
+                    email_id=email_id, now=now, sent=sent, shared=shared, connection=connection
+                )
+            except SMTP_ERRORS as error:
+                batch.smtp_errors.append((email_id, error))
+                connection.close()  # the next e-mail starts on a clean connection
+                if not reused and not isinstance(error, MESSAGE_REFUSED):
+                    batch.not_tried = list(email_ids[position + 1 :])
+                    break
+            except DatabaseError as error:
+                if sent:
+                    batch.unrecorded = SentNotRecorded(email_id=email_id, sent_at=sent[0])
+                elif not isinstance(error, DATABASE_GONE):
+                    raise
+                batch.database_error = error
+                batch.not_tried = list(email_ids[position + (1 if sent else 0) :])
+                break
+            except Exception as error:  # a bug with one e-mail must not hold up the others
+                logger.error("Check-in e-mail %s: %s; left for the sweeper", email_id,
+                             type(error).__name__)  # the type only: messages may hold addresses
+                batch.done[email_id] = FAILED_HERE
+                connection.close()
+    finally:
+        connection.close()
+    return batch
+
+
+def _send_locked(
+    *, email_id: int, now: datetime | None, sent: list, shared: _Shared | None,
+    connection: _Connection | None,
+) -> str:
     with transaction.atomic():
-        email = CheckinEmail.objects.select_for_update().filter(pk=email_id).first()
+        email = _locked_email(email_id)
         if email is None or email.status != CheckinEmail.Status.PENDING:
             return NOTHING
-        invitation = CheckinInvitation.objects.select_related(
-            "practice", "client__membership", "plan"
-        ).get(pk=email.invitation_id)
-        practice = invitation.practice
+        invitation = email.invitation
+        shared = shared or _Shared(require_practice())
         now = now or timezone.now()
         if reason := _why_not(email, invitation, now):
             email.status, email.reason = CheckinEmail.Status.SKIPPED, reason
             email.save(update_fields=["status", "reason"])
             return SKIPPED
-        until = quiet_until(practice, now)
+        until = quiet_until(shared.practice, now, shared.settings_row)
         if until is not None or email.not_before > now:
             # Too early: the sweeper dispatches it again once `not_before` has passed.
             email.not_before = until or email.not_before
             email.dispatched_at = None
             email.save(update_fields=["not_before", "dispatched_at"])
             return WAITING
-        tz = ZoneInfo(practice.time_zone)
-        context = {
-            "practice": practice,
-            "url": checkin_link(invitation),
-            "expires_at": timezone.localtime(invitation.expires_at, tz),
-            "time_zone": practice.time_zone,
-            "is_reminder": email.kind != CheckinEmail.INVITE,
-            "preferences_url": settings.SITE_URL
-            + reverse("my:checkin_preferences", kwargs={"practice_slug": practice.slug}),
-        }
-        subject = (
-            f"Reminder: your check-in from {practice.name}"
-            if context["is_reminder"]
-            else f"A short check-in from {practice.name}"
-        )
-        with timezone.override(tz):  # dates in the e-mail in the practice's time zone
-            message = render_to_string("feedback/email/checkin.txt", context)
-        EmailMessage(
-            subject=subject,
-            body=message,
-            to=[invitation.client.membership.email],
-            headers={"Message-ID": message_id(email)},
-        ).send()
+        message = _message(email, invitation, shared)
+        if connection is None:
+            message.send()
+        else:
+            connection.send(message)
         sent.append(now)
         email.status, email.sent_at = CheckinEmail.Status.SENT, now
         email.attempts += 1
@@ -198,9 +393,39 @@ def _send_locked(*, email_id: int, now: datetime | None, sent: list) -> str:
     return SENT
 
 
+def _message(email: CheckinEmail, invitation: CheckinInvitation, shared: _Shared) -> EmailMessage:
+    practice = shared.practice
+    is_reminder = email.kind != CheckinEmail.INVITE
+    context = {
+        "practice": practice,
+        "url": checkin_link(invitation),
+        "expires_at": timezone.localtime(invitation.expires_at, shared.tz),
+        "time_zone": practice.time_zone,
+        "is_reminder": is_reminder,
+        "preferences_url": shared.preferences_url,
+    }
+    subject = (
+        f"Reminder: your check-in from {practice.name}"
+        if is_reminder
+        else f"A short check-in from {practice.name}"
+    )
+    with timezone.override(shared.tz):  # dates in the e-mail in the practice's time zone
+        body = shared.template.render(context)
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        to=[invitation.client.membership.email],
+        headers={"Message-ID": message_id(email)},
+    )
+
+
 def note_failed_attempt(*, email_id: int) -> None:
     """A transient failure: count it, and keep the sweeper off while the retry waits."""
-    CheckinEmail.objects.filter(pk=email_id, status=CheckinEmail.Status.PENDING).update(
+    note_failed_attempts(email_ids=[email_id])
+
+
+def note_failed_attempts(*, email_ids: list[int]) -> None:
+    CheckinEmail.objects.filter(pk__in=email_ids, status=CheckinEmail.Status.PENDING).update(
         attempts=F("attempts") + 1, last_attempt_at=timezone.now()
     )
 
@@ -218,7 +443,11 @@ def record_sent(*, email_id: int, sent_at: datetime) -> bool:
 
 def record_email_failure(*, email_id: int, reason: str) -> None:
     """Stop trying, and show the care team why (on the client's check-in page)."""
-    CheckinEmail.objects.filter(pk=email_id, status=CheckinEmail.Status.PENDING).update(
+    record_email_failures(email_ids=[email_id], reason=reason)
+
+
+def record_email_failures(*, email_ids: list[int], reason: str) -> None:
+    CheckinEmail.objects.filter(pk__in=email_ids, status=CheckinEmail.Status.PENDING).update(
         status=CheckinEmail.Status.FAILED, failed_at=timezone.now(), reason=reason[:200]
     )
 

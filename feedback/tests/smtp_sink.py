@@ -4,6 +4,7 @@ It keeps a message only once it has answered "250" to the end of DATA, as a real
 responsibility for a message only then. It can be down (nothing listening on its port), and it
 can hold the next message: read it, then keep the client waiting for the "250" until released,
 so a test can kill the sender mid-send. A held message whose sender has gone is dropped.
+It counts connections, and can refuse given recipients (`refuse`: address -> reply to RCPT).
 """
 
 import select
@@ -22,6 +23,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self):
         sink: SmtpSink = self.server.sink
+        with sink._lock:
+            sink.connections += 1
         try:
             self.reply("220 sink.test ESMTP ready")
             while True:
@@ -32,7 +35,13 @@ class _Handler(socketserver.StreamRequestHandler):
                 if verb == "EHLO":
                     self.reply("250-sink.test")
                     self.reply("250 8BITMIME")
-                elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
+                elif verb == "RCPT":
+                    address = line.decode(errors="replace").partition(":")[2].strip().strip("<>").lower()
+                    refusal = sink.refuse.get(address)
+                    self.reply(refusal or "250 OK")
+                    if refusal and refusal.startswith("421"):
+                        return  # "closing the channel"
+                elif verb in ("HELO", "MAIL", "RSET", "NOOP"):
                     self.reply("250 OK")
                 elif verb == "DATA":
                     self.reply("354 End data with <CR><LF>.<CR><LF>")
@@ -97,6 +106,8 @@ class SmtpSink:
         self.port = port or free_port()
         self.messages = []  # email.message.Message, in the order accepted
         self.dropped = 0
+        self.connections = 0
+        self.refuse: dict[str, str] = {}
         self.held = threading.Event()
         self._hold_next = False
         self._released = threading.Event()
