@@ -259,32 +259,107 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
-def _client_means(rows: QuerySet) -> dict[int, dict]:
-    """Per subject, the mean and SD of each client's own mean alliance index: one query, the
-    per-client means nested inside the per-subject aggregate."""
-    per_client = rows.values("subject", "client").annotate(client_mean=Avg("index")).order_by()
-    inner, params = per_client.query.sql_with_params()
-    sql = (
-        "SELECT subject, COUNT(*), AVG(client_mean), SUM(client_mean * client_mean) "
-        f"FROM ({inner}) AS per_client GROUP BY subject"
+def _sent(rows: QuerySet, window: Window) -> tuple[dict, dict[int, dict]]:
+    """Invitations sent and completed per (granularity, subject, period start), and per subject
+    and channel over the window. One query at the finest grain (subject, week, month, channel);
+    weeks, months, the window and the channels are added up from it (counts add up exactly)."""
+    found = (
+        rows.annotate(week=_bucket(WEEK, "due_at", window), month=_bucket(MONTH, "due_at", window))
+        .values("subject", "week", "month", "channel")
+        .annotate(**SENT_FIGURES)
+        .order_by()
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    return {
-        subject: {"client_mean_mean": mean, "client_mean_sd": _sd(n, mean, sumsq)}
-        for subject, n, mean, sumsq in found
-    }
-
-
-def _channels(rows: QuerySet) -> dict[int, dict]:
+    sent: dict = {WEEK: {}, MONTH: {}, WINDOW: {}}
     channels: dict[int, dict] = {}
-    for row in rows.values("subject", "channel").annotate(**SENT_FIGURES).order_by("channel"):
-        channels.setdefault(row["subject"], {})[row["channel"]] = {
-            "sent": row["invitations_sent"],
-            "completed": row["invitations_completed"],
-        }
-    return channels
+    for row in found:
+        subject, n, done = row["subject"], row["invitations_sent"], row["invitations_completed"]
+        for granularity, start in (
+            (WEEK, _as_date(row["week"])),
+            (MONTH, _as_date(row["month"])),
+            (WINDOW, window.start),
+        ):
+            tally = sent[granularity].setdefault(
+                (subject, start), {"invitations_sent": 0, "invitations_completed": 0}
+            )
+            tally["invitations_sent"] += n
+            tally["invitations_completed"] += done
+        tally = channels.setdefault(subject, {}).setdefault(row["channel"], {"sent": 0, "completed": 0})
+        tally["sent"] += n
+        tally["completed"] += done
+    return sent, {subject: dict(sorted(by.items())) for subject, by in channels.items()}
+
+
+@dataclass
+class _PerClient:
+    """What the per-client pass gives a subject: its alliance figures over the window, the mean
+    and SD of its clients' own mean alliance index, and its instrument use."""
+
+    figures: dict
+    client_means: dict
+    instruments: list[dict]
+
+
+def _per_client(subjects: Subjects, window: Window, cutoff: float) -> dict[int, _PerClient]:
+    """One query grouped by (subject, client, instrument) over the window's counted responses:
+    added up, it gives the window's alliance figures (counts and sums add up; a client counts
+    once), each client's mean alliance index, and responses and clients per instrument."""
+    instrument = "instrument_version__instrument"
+    found = (
+        _responses(subjects, window)
+        .values("subject", "client", instrument, f"{instrument}__key", f"{instrument}__name",
+                f"{instrument}__kind")
+        .annotate(
+            responses=Count("pk"),
+            scored=Count("index"),
+            index_sum=Sum("index"),
+            index_sumsq=Sum(F("index") * F("index")),
+            below_cutoff=Count("pk", filter=Q(index__lt=cutoff)),
+        )
+        .order_by()
+    )
+    alliance: dict[int, dict[int, list]] = {}  # subject -> client -> [n, sum, sumsq, below]
+    use: dict[int, dict[int, dict]] = {}
+    for row in found:
+        subject = row["subject"]
+        if row[f"{instrument}__kind"] == Instrument.Kind.ALLIANCE and row["scored"]:
+            tally = alliance.setdefault(subject, {}).setdefault(row["client"], [0, 0.0, 0.0, 0])
+            tally[0] += row["scored"]
+            tally[1] += row["index_sum"]
+            tally[2] += row["index_sumsq"]
+            tally[3] += row["below_cutoff"]
+        used = use.setdefault(subject, {}).setdefault(row[instrument], {
+            "id": row[instrument],
+            "key": row[f"{instrument}__key"],
+            "name": row[f"{instrument}__name"],
+            "outcome": row[f"{instrument}__kind"] == Instrument.Kind.OUTCOME,
+            "responses": 0,
+            "clients": 0,
+        })
+        used["responses"] += row["responses"]
+        used["clients"] += 1  # one row per client of this subject and instrument
+    result = {}
+    for subject in set(alliance) | set(use):
+        per_client = alliance.get(subject, {}).values()
+        figures, client_means = {}, {}
+        if per_client:
+            n = sum(t[0] for t in per_client)
+            mean = math.fsum(t[1] for t in per_client) / n
+            sumsq = math.fsum(t[2] for t in per_client)
+            figures = {
+                "checkins": n,
+                "clients": len(per_client),
+                "index_mean": mean,
+                "index_sd": _sd(n, mean, sumsq),
+                "below_cutoff": sum(t[3] for t in per_client),
+            }
+            means = [t[1] / t[0] for t in per_client]
+            client_mean = math.fsum(means) / len(means)
+            client_means = {
+                "client_mean_mean": client_mean,
+                "client_mean_sd": _sd(len(means), client_mean, math.fsum(m * m for m in means)),
+            }
+        result[subject] = _PerClient(figures, client_means, list(use.get(subject, {}).values()))
+    return result
 
 
 def _score_of():
@@ -351,35 +426,25 @@ def _outcome_changes(subjects: Subjects, window: Window) -> dict[tuple[int, int]
     return changes
 
 
-def _instrument_use(subjects: Subjects, window: Window) -> dict[int, list[dict]]:
+def _instrument_use(subjects: Subjects, window: Window, per_client: dict[int, _PerClient]) -> dict:
     """Per subject: responses and clients per instrument, with the outcome changes."""
     changes = _outcome_changes(subjects, window)
     use: dict[int, list[dict]] = {}
-    for row in (
-        _responses(subjects, window)
-        .values(
-            "subject",
-            "instrument_version__instrument",
-            "instrument_version__instrument__key",
-            "instrument_version__instrument__name",
-            "instrument_version__instrument__kind",
-        )
-        .annotate(responses=Count("pk"), clients=Count("client", distinct=True))
-        .order_by()
-    ):
-        tally = changes.get((row["subject"], row["instrument_version__instrument"]), {})
-        use.setdefault(row["subject"], []).append(
-            {
-                "key": row["instrument_version__instrument__key"],
-                "name": row["instrument_version__instrument__name"],
-                "outcome": row["instrument_version__instrument__kind"] == Instrument.Kind.OUTCOME,
-                "responses": row["responses"],
-                "clients": row["clients"],
-                "measured": tally.get("measured", 0),
-                "improved": tally.get("improved", 0),
-                "deteriorated": tally.get("deteriorated", 0),
-            }
-        )
+    for subject, found in per_client.items():
+        for row in found.instruments:
+            tally = changes.get((subject, row["id"]), {})
+            use.setdefault(subject, []).append(
+                {
+                    "key": row["key"],
+                    "name": row["name"],
+                    "outcome": row["outcome"],
+                    "responses": row["responses"],
+                    "clients": row["clients"],
+                    "measured": tally.get("measured", 0),
+                    "improved": tally.get("improved", 0),
+                    "deteriorated": tally.get("deteriorated", 0),
+                }
+            )
     return {subject: sorted(rows, key=lambda r: r["name"]) for subject, rows in use.items()}
 
 
@@ -400,13 +465,19 @@ def compute_reports(
     invitations = _invitations(subjects, window, now)
     ruptures = _ruptures(subjects, window)
 
+    sent_by, channels = _sent(invitations, window)
+    per_client = _per_client(subjects, window, cutoff)
+
     snapshots: list[ReportSnapshot] = []
     window_rows: dict[int, ReportSnapshot] = {}
     for granularity in (WEEK, MONTH, WINDOW):
-        figures = _grouped(alliance, granularity, "submitted_at", window, _alliance_figures(cutoff))
-        for row in figures.values():
-            row["index_sd"] = _sd(row["checkins"], row["index_mean"], row.pop("index_sumsq"))
-        sent = _grouped(invitations, granularity, "due_at", window, SENT_FIGURES)
+        if granularity == WINDOW:
+            figures = {(s, window.start): found.figures for s, found in per_client.items()}
+        else:
+            figures = _grouped(alliance, granularity, "submitted_at", window, _alliance_figures(cutoff))
+            for row in figures.values():
+                row["index_sd"] = _sd(row["checkins"], row["index_mean"], row.pop("index_sumsq"))
+        sent = sent_by[granularity]
         rupture = _grouped(ruptures, granularity, "created_at", window, _rupture_figures())
         medians = _rupture_medians(ruptures, granularity, window)
         if granularity == WINDOW:
@@ -432,12 +503,12 @@ def compute_reports(
             snapshots.append(snapshot)
             if granularity == WINDOW:
                 window_rows[subject] = snapshot
-    for subject, values in _client_means(alliance).items():
-        for name, value in values.items():
+    for subject, found in per_client.items():
+        for name, value in found.client_means.items():
             setattr(window_rows[subject], name, value)
-    for subject, channels in _channels(invitations).items():
-        window_rows[subject].channels = channels
-    for subject, instruments in _instrument_use(subjects, window).items():
+    for subject, by_channel in channels.items():
+        window_rows[subject].channels = by_channel
+    for subject, instruments in _instrument_use(subjects, window, per_client).items():
         window_rows[subject].instruments = instruments
 
     with transaction.atomic():
