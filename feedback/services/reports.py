@@ -102,8 +102,9 @@ class Window:
 
 
 def _bucket(granularity: str, field: str, window: Window):
+    """The local date a week or month starts (a date: no time zone to attach to every row)."""
     trunc = TruncWeek if granularity == WEEK else TruncMonth
-    return trunc(field, tzinfo=window.tz)
+    return trunc(field, tzinfo=window.tz, output_field=DateField())
 
 
 def _as_date(value) -> date:
