@@ -4,7 +4,9 @@
 the last 12 months in the database (GROUP BY week and month, one window row) and replaces that
 subject's snapshots in one transaction: the same inputs always leave the same rows, so a nightly
 run, an admin's "recompute now" and a re-delivered task can overlap harmlessly. It issues the same
-number of queries however many check-ins there are.
+number of queries however many check-ins there are. Where figures add up (counts, sums, sums of
+squares) a table is read once at the finest grain needed and rolled up here: invitations by
+(week, month, channel), responses by (client, instrument version).
 
 Check-ins count for the clinician they are about (CheckinResponse.clinician); invitations for
 the clinician named on them; ruptures for the clinician of the check-in that raised them.
@@ -300,7 +302,8 @@ def _sent(rows: QuerySet, window: Window) -> tuple[dict, dict[int, dict]]:
             )
             tally["invitations_sent"] += n
             tally["invitations_completed"] += done
-        tally = channels.setdefault(subject, {}).setdefault(row["channel"], {"sent": 0, "completed": 0})
+        by_channel = channels.setdefault(subject, {})
+        tally = by_channel.setdefault(row["channel"], {"sent": 0, "completed": 0})
         tally["sent"] += n
         tally["completed"] += done
     return sent, {subject: dict(sorted(by.items())) for subject, by in channels.items()}
@@ -496,7 +499,9 @@ def compute_reports(
         if granularity == WINDOW:
             figures = {(s, window.start): found.figures for s, found in per_client.items()}
         else:
-            figures = _grouped(alliance, granularity, "submitted_at", window, _alliance_figures(cutoff))
+            figures = _grouped(
+                alliance, granularity, "submitted_at", window, _alliance_figures(cutoff)
+            )
             for row in figures.values():
                 row["index_sd"] = _sd(row["checkins"], row["index_mean"], row.pop("index_sumsq"))
         sent = sent_by[granularity]
@@ -510,20 +515,21 @@ def compute_reports(
             row = {**figures.get((subject, start), {}), **sent.get((subject, start), {})}
             row.update(rupture.get((subject, start), {}))
             row.update(medians.get((subject, start), {}))
+            ack, repair = row.pop("ack_seconds", None), row.pop("repair_seconds", None)
             snapshot = {
                 **{k: (v or 0) if k not in ("index_mean", "index_sd") else v for k, v in row.items()},
                 "practice_id": practice.pk,
                 "clinician_id": None if subject == Subjects.PRACTICE else subject,
                 "granularity": granularity,
                 "period_start": start,
-                "period_end": window.end if granularity == WINDOW else _next_start(granularity, start),
+                "period_end": (
+                    window.end if granularity == WINDOW else _next_start(granularity, start)
+                ),
                 "computed_at": now,
                 "cutoff": cutoff,
-                "median_hours_to_acknowledge": _hours(row.get("ack_seconds")),
-                "median_hours_to_repair": _hours(row.get("repair_seconds")),
+                "median_hours_to_acknowledge": _hours(ack),
+                "median_hours_to_repair": _hours(repair),
             }
-            snapshot.pop("ack_seconds", None)
-            snapshot.pop("repair_seconds", None)
             rows.append(snapshot)
             if granularity == WINDOW:
                 window_rows[subject] = snapshot
