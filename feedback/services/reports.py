@@ -571,7 +571,7 @@ def _insert_snapshots(rows: list[dict]) -> None:
         if field.get_internal_type() == "JSONField":
             values = [json.dumps(value) for value in values]
         columns.append(values)
-    table = ReportSnapshot._meta.db_table
+    table = connection.ops.quote_name(ReportSnapshot._meta.db_table)
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     with connection.cursor() as cursor:
