@@ -220,6 +220,16 @@ def test_computation_queries_do_not_grow_with_checkins(world_a):
     assert count() == small
 
 
+@pytest.mark.postgres
+def test_computation_runs_one_grouped_query_per_table_and_granularity(fixture, django_assert_num_queries):
+    # Settings and instrument versions; invitations (one pass), responses per client (one
+    # pass), alliance per week and per month, ruptures per week, month and window, outcome
+    # series; then savepoint, lock, delete, one insert, release. The same for the practice.
+    for clinicians in (None, [fixture.clinician, fixture.clinician2]):
+        with fixture.scope(), django_assert_num_queries(15):
+            reports.compute_reports(practice=fixture.practice, clinicians=clinicians, now=NOW)
+
+
 # --- Runs (Celery, eager in tests) -----------------------------------------------------------
 
 
