@@ -275,9 +275,10 @@ def _insert_invitations(invitations: list[CheckinInvitation]) -> list[CheckinInv
 
 
 def _todays_session(client: Client, now: datetime, tz: ZoneInfo) -> TherapySession | None:
-    """The session the client is in (or just had) today, if one is booked."""
+    """The session the client is in (or just had) today, if one is booked; just after
+    midnight, yesterday evening's session still counts."""
     today = timezone.localdate(now, tz)
-    start = schedule.start_of_day(today, tz)
+    start = min(schedule.start_of_day(today, tz), now - LONGEST_SESSION)
     return (
         TherapySession.objects.filter(
             client=client,

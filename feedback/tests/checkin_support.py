@@ -4,6 +4,7 @@ stand-ins."""
 import re
 import smtplib
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
@@ -60,6 +61,15 @@ def plan_for(world, client=None, **values) -> MeasurementPlan:
             practice=world.practice, actor=world.clinician, client=client or world.client,
             instrument=values.pop("instrument", world.instrument), **values,
         )
+
+
+def plans_began(world, at: datetime, **filters) -> None:
+    """Backdate the practice's measurement plans to `at`: both the moment counting starts and
+    the first day (sessions before a plan's first day never count, so moving only the moment
+    makes a test depend on the hour it runs at)."""
+    MeasurementPlan.unscoped.filter(practice=world.practice, **filters).update(
+        counting_from=at, starts_on=timezone.localdate(at, ZoneInfo(world.practice.time_zone))
+    )
 
 
 def attended_session(world, client=None, *, ago=timedelta(hours=2), minutes=50, clinician=None):

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Membership
 from feedback import tasks
-from feedback.models import CheckinEmail, CheckinInvitation, MeasurementPlan
+from feedback.models import CheckinEmail, CheckinInvitation
 from feedback.services import checkins as services
 from feedback.services import emails as email_services
 from feedback.tests.checkin_support import (  # noqa: F401 (fixtures)
@@ -20,6 +20,7 @@ from feedback.tests.checkin_support import (  # noqa: F401 (fixtures)
     checkin_world,
     clock,
     plan_for,
+    plans_began,
 )
 from feedback.tests.smtp_sink import SmtpSink
 from portal.testing import AssignmentFactory, ClientFactory
@@ -107,7 +108,7 @@ def test_every_nth_session_still_counts_sessions_older_than_any_open_check_in(
     plan_for(world, cadence="every_nth_session", every=2, expiry_days=1, reminder_after_hours=6)
     plan_for(world, client=world.shared_client, expiry_days=1, reminder_after_hours=6)
     began = clock.now - timedelta(days=30)
-    MeasurementPlan.unscoped.update(counting_from=began, starts_on=began.date())
+    plans_began(world, began)
     attended_session(world, ago=timedelta(days=20))  # the first: long closed
     attended_session(world, client=world.shared_client, ago=timedelta(days=20))
     second = attended_session(world, ago=timedelta(hours=12))

@@ -3,7 +3,7 @@ reminders, expiry and the sweeper. Celery runs eagerly here; test_checkin_worker
 worker."""
 
 import smtplib
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,6 +33,7 @@ from feedback.tests.checkin_support import (  # noqa: F401 (fixtures)
     clock,
     invitations_of,
     plan_for,
+    plans_began,
     smtp_down,
     token_in,
 )
@@ -385,7 +386,7 @@ def test_expiry_closes_the_invitation_and_skips_waiting_emails(world, clock, hoo
 
 def test_a_late_occurrence_that_would_already_have_expired_is_not_created(world, clock, hooks):
     plan_for(world, expiry_days=1, reminder_after_hours=6)
-    MeasurementPlan.unscoped.update(counting_from=clock.now - timedelta(days=10))
+    plans_began(world, clock.now - timedelta(days=10))
     attended_session(world, ago=timedelta(days=3))  # marked attended late: its check-in is past
     assert run_due(world, commit_hooks=hooks) == []
     recent = attended_session(world, ago=timedelta(hours=12))
@@ -396,11 +397,31 @@ def test_a_late_occurrence_that_would_already_have_expired_is_not_created(world,
 # --- in session -----------------------------------------------------------------------------
 
 
+def test_check_in_now_just_after_midnight_answers_for_the_evening_session(world, clock):
+    london = ZoneInfo(world.practice.time_zone)
+    clock.set(datetime(2026, 11, 27, 0, 20, tzinfo=london))
+    evening = attended_session(world, ago=timedelta(hours=1, minutes=20))  # 23:00 the day before
+    with world.scope():
+        now = services.start_in_session_checkin(
+            practice=world.practice, actor=world.clinician, client=world.client,
+            instrument=world.instrument,
+        )
+    assert now.session_id == evening.pk
+
+    clock.advance(days=2)  # two days on, that session is long past
+    with world.scope():
+        later = services.start_in_session_checkin(
+            practice=world.practice, actor=world.clinician, client=world.client,
+            instrument=world.instrument,
+        )
+    assert later.session_id is None
+
+
 def test_check_in_now_replaces_the_emailed_one_for_the_same_session(world, hooks):
     plan_for(world)
     session = attended_session(world, ago=timedelta(hours=2))
     # A plan created earlier than the session: move the plan's start back.
-    MeasurementPlan.unscoped.update(counting_from=timezone.now() - timedelta(days=1))
+    plans_began(world, timezone.now() - timedelta(days=1))
     (emailed,) = run_due(world, commit_hooks=hooks)
     with world.scope():
         now = services.start_in_session_checkin(

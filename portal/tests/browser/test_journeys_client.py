@@ -10,9 +10,14 @@ from django.utils import timezone
 
 from care.models import AgendaItem, Comment, PlanProposal, PlanSignature
 from care.services import plans as plan_services
-from feedback.models import Answer, CheckinResponse, MeasurementPlan
+from feedback.models import Answer, CheckinResponse
 from feedback.services import checkins as checkin_services
-from feedback.tests.checkin_support import attended_session, checkin_world, plan_for
+from feedback.tests.checkin_support import (
+    attended_session,
+    checkin_world,
+    plan_for,
+    plans_began,
+)
 from portal import browser_testing as bt
 from portal.testing import PASSWORD, make_plan
 
@@ -31,9 +36,7 @@ def client_world(world):
         plan_services.share_plan(practice=world.practice, actor=world.clinician, plan=parts.plan)
     measurement = plan_for(world)
     # The check-ins began yesterday, so today's session counts (sessions before never do).
-    MeasurementPlan.unscoped.filter(pk=measurement.pk).update(
-        counting_from=timezone.now() - timedelta(days=1)
-    )
+    plans_began(world, timezone.now() - timedelta(days=1), pk=measurement.pk)
     attended_session(world, ago=timedelta(hours=2), minutes=50)
     with world.scope():
         (invitation,) = checkin_services.create_due_invitations(practice=world.practice)
