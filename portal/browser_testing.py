@@ -181,7 +181,8 @@ TOTP_ACTIVATE = "/accounts/2fa/totp/activate/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 
 
-def _submit(page, field: str, value: str) -> None:
+def submit_field(page, field: str, value: str) -> None:
+    """Fill `field` in the form that has it and submit that form, waiting for the next page."""
     form = page.locator(f"form:has(input[name='{field}'])")
     form.locator(f"input[name='{field}']").fill(value)
     with page.expect_navigation():
@@ -198,12 +199,12 @@ def sign_in(page, base_url: str, email: str, password: str, *, totp_secret: str 
     if name:
         seen(page, f"{name}-sign-in")
     page.fill("input[name='login']", email)
-    _submit(page, "password", password)
+    submit_field(page, "password", password)
     if MFA_AUTHENTICATE in page.url:
         assert totp_secret, f"{email} was asked for a two-factor code but has no authenticator"
         if name:
             seen(page, f"{name}-two-factor")
-        _submit(page, "code", totp_code(totp_secret))
+        submit_field(page, "code", totp_code(totp_secret))
     totp_secret = complete_totp_setup_if_asked(page, totp_secret, password=password, name=name)
     assert "/accounts/login/" not in page.url, f"sign-in failed for {email}: {page.url}"
     return totp_secret
@@ -218,14 +219,14 @@ def complete_totp_setup_if_asked(page, totp_secret: str | None = None, *,
     if REAUTHENTICATE in page.url and password:
         if name:
             seen(page, f"{name}-confirm-password")
-        _submit(page, "password", password)
+        submit_field(page, "password", password)
     if TOTP_ACTIVATE not in page.url:
         return totp_secret
     if name:
         seen(page, f"{name}-two-factor-setup")
     secret = page.locator("#authenticator_secret").input_value().replace(" ", "")
     assert secret, "the authenticator page shows no secret"
-    _submit(page, "code", totp_code(secret))
+    submit_field(page, "code", totp_code(secret))
     assert TOTP_ACTIVATE not in page.url, "activating the authenticator failed"
     return secret
 
