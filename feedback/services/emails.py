@@ -36,7 +36,7 @@ from feedback.models import (
     FeedbackSettings,
     MeasurementPlan,
 )
-from feedback.services.plans import checkin_preferences, feedback_settings, wants_email
+from feedback.services.plans import feedback_settings, wants_email
 from portal.mail import SMTP_ERRORS
 from portal.tenancy.context import require_practice
 from portal.tenancy.models import Practice
@@ -207,9 +207,7 @@ def _why_not(email: CheckinEmail, invitation: CheckinInvitation, now: datetime) 
 
 
 def _preferences(email: CheckinEmail, client) -> CheckinPreferences:
-    """The client's choices, as read with the locked e-mail (_locked_email), or read now."""
-    if not hasattr(email, "email_opt_out"):
-        return checkin_preferences(client)
+    """The client's choices, as read with the locked e-mail (_locked_email)."""
     return CheckinPreferences(
         practice_id=client.practice_id, client=client,
         email_opt_out=bool(email.email_opt_out), reminders_paused=bool(email.reminders_paused),
