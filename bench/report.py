@@ -109,10 +109,10 @@ def _summary(results) -> list[str]:
         rows.append(f"| {label} p50 / p95 vs trivial view | {row['p50_ratio']}× / {row['p95_ratio']}× "
                     f"| ≤ {row['target']:g}× | {_ok(row['ok'] and row['ok_statuses'])} |")
     if rep.get("available"):
-        rows.append(f"| trend reports (all clinicians) vs one SQL aggregate | {rep['ratio']}× | ≤ 2× "
+        rows.append(f"| trend reports (all clinicians) vs one SQL statement | {rep['ratio']}× | ≤ 2× "
                     f"| {_ok(rep['ok'])} |")
     else:
-        rows.append("| trend reports vs one SQL aggregate | not available yet | ≤ 2× | n/a |")
+        rows.append("| trend reports vs one SQL statement | not available yet | ≤ 2× | n/a |")
     if "per_second" in d:
         rows.append(f"| invitation dispatch (worker, Redis, SMTP) | {d['per_second']}/s "
                     f"({d['ratio_to_raw']}× a raw INSERT … SELECT) | ≥ 500/s | {_ok(d['ok'])} |")
@@ -178,10 +178,11 @@ def _latency(results) -> list[str]:
 def _reports(results) -> list[str]:
     rows = ["## Trend reports", "",
             "One process (`bench/reportjob.py`) computes every clinician's report in every practice",
-            "through the report service, then the same figures (per clinician and month: sent,",
-            "completed, responses, mean/SD alliance, share below cutoff, ruptures) as one",
-            "hand-written SQL aggregate, after one untimed warm-up of the aggregate. Peak memory",
-            "is that process's maximum resident set.", "",
+            "through the report service, then every row of the same figures (weeks, months and",
+            "the 12-month window of every clinician and of each practice) as one hand-written SQL",
+            "statement (`bench/report_sql.py`; `bench/tests/test_report_sql.py` checks that it",
+            "agrees with the service row for row), after one untimed warm-up of the statement.",
+            "Peak memory is that process's maximum resident set while it computes the reports.", "",
             "| scale | reports (s) | SQL (s) | ratio | target | met | peak memory (MB) | source |",
             "|---|---:|---:|---:|---:|---|---:|---|"]
     for name, scale in _scales(results):

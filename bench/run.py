@@ -10,7 +10,7 @@ run (DESIGN.md: "Benchmarks, not timed tests"):
 1. query count of every main page, as the practice admin, the bench clinician and a client;
 2. p50/p95 latency of pages and the check-in submit under a threaded load generator against
    gunicorn, divided by a trivial signed-in view (bench/urls.py);
-3. trend reports for every clinician vs one SQL aggregate (bench/reportjob.py, own process);
+3. trend reports for every clinician vs the same rows by one SQL statement (bench/reportjob.py);
 4. invitation dispatch through a real Celery worker on Redis into a local SMTP sink vs a raw
    INSERT ... SELECT of the same rows.
 """
