@@ -2,8 +2,9 @@
 back during the practice's quiet hours, sent at most once.
 
 DESIGN.md, "Background work": the row is the idempotency key under a unique constraint. A send
-task claims it with select_for_update, sends, and marks it sent in the same transaction, so a
-redelivered, swept or duplicated task finds it sent and does nothing. A sweeper re-dispatches
+task marks it sent only while it is pending (a conditional UPDATE, which locks the row), sends,
+and commits, all in one transaction, so a redelivered, swept or duplicated task finds it sent
+and does nothing, and a send that fails rolls the mark back. A sweeper re-dispatches
 rows whose message was lost (worker killed, broker restarted) and rows whose quiet hours are
 over. E-mails carry no clinical content: the practice's name, the link and when it expires.
 """
@@ -207,28 +208,40 @@ def _why_not(email: CheckinEmail, invitation: CheckinInvitation, now: datetime) 
 
 
 def _preferences(email: CheckinEmail, client) -> CheckinPreferences:
-    """The client's choices, as read with the locked e-mail (_locked_email)."""
+    """The client's choices, as read with the e-mail (_with_context)."""
     return CheckinPreferences(
         practice_id=client.practice_id, client=client,
         email_opt_out=bool(email.email_opt_out), reminders_paused=bool(email.reminders_paused),
     )
 
 
-def _locked_email(email_id: int) -> CheckinEmail | None:
-    """The e-mail, locked (only its row), with its invitation, client, plan and the client's
-    choices (no row: the defaults) in the same query."""
+def _with_context(email_ids: list[int]) -> dict[int, CheckinEmail]:
+    """The e-mails with their invitation, client, plan and the client's choices (no row: the
+    defaults), in one query for a whole batch. Read without a lock: _send_one claims each
+    e-mail by a conditional UPDATE, and the invitation and choices checked here were never
+    locked by sending (a check-in answered a moment later is answered on the page)."""
     prefs = CheckinPreferences.objects.filter(client_id=OuterRef("invitation__client_id"))
     found = (
-        CheckinEmail.objects.select_for_update(of=("self",))
-        .select_related("invitation__client__membership", "invitation__plan")
+        CheckinEmail.objects.select_related("invitation__client__membership", "invitation__plan")
         .annotate(
             email_opt_out=Subquery(prefs.values("email_opt_out")[:1]),
             reminders_paused=Subquery(prefs.values("reminders_paused")[:1]),
         )
-        .filter(pk=email_id)
-        .order_by()[:1]
+        .filter(pk__in=email_ids)
+        .order_by()
     )
-    return next(iter(found), None)
+    return {email.pk: email for email in found}
+
+
+def _claim(email: CheckinEmail, **changes) -> bool:
+    """Change a pending e-mail, in the caller's transaction; False when it is no longer pending.
+    The UPDATE locks the row until commit: a second sender of the same e-mail waits, then finds
+    it sent (or pending again, if this transaction rolled back)."""
+    return bool(
+        CheckinEmail.objects.filter(pk=email.pk, status=CheckinEmail.Status.PENDING).update(
+            **changes
+        )
+    )
 
 
 class _Shared:
@@ -289,7 +302,9 @@ def send_checkin_email(*, email_id: int, now: datetime | None = None) -> str:
     """
     sent = []
     try:
-        return _send_locked(email_id=email_id, now=now, sent=sent, shared=None, connection=None)
+        email = _with_context([email_id]).get(email_id)
+        return _send_one(email, now=now, sent=sent, shared=_Shared(require_practice()),
+                         connection=None)
     except DatabaseError as error:
         if not sent:
             raise  # nothing went out: the task may simply try again
@@ -323,14 +338,19 @@ def send_checkin_emails(*, email_ids: list[int], now: datetime | None = None) ->
     """
     batch = Batch()
     shared = _Shared(require_practice())
+    try:
+        found = _with_context(email_ids)
+    except DATABASE_GONE as error:
+        batch.database_error, batch.not_tried = error, list(email_ids)
+        return batch
     connection = _Connection()
     try:
         for position, email_id in enumerate(email_ids):
             sent = []
             reused = connection.is_open
             try:
-                batch.done[email_id] = _send_locked(
-                    email_id=email_id, now=now, sent=sent, shared=shared, connection=connection
+                batch.done[email_id] = _send_one(
+                    found.get(email_id), now=now, sent=sent, shared=shared, connection=connection
                 )
             except SMTP_ERRORS as error:
                 batch.smtp_errors.append((email_id, error))
@@ -356,38 +376,36 @@ def send_checkin_emails(*, email_ids: list[int], now: datetime | None = None) ->
     return batch
 
 
-def _send_locked(
-    *, email_id: int, now: datetime | None, sent: list, shared: _Shared | None,
+def _send_one(
+    email: CheckinEmail | None, *, now: datetime | None, sent: list, shared: _Shared,
     connection: _Connection | None,
 ) -> str:
+    """Send one e-mail (read by _with_context) at most once: claimed, sent and marked in one
+    transaction, so a crash before the commit leaves it pending for the sweeper."""
+    if email is None or email.status != CheckinEmail.Status.PENDING:
+        return NOTHING
+    invitation = email.invitation
+    now = now or timezone.now()
     with transaction.atomic():
-        email = _locked_email(email_id)
-        if email is None or email.status != CheckinEmail.Status.PENDING:
-            return NOTHING
-        invitation = email.invitation
-        shared = shared or _Shared(require_practice())
-        now = now or timezone.now()
         if reason := _why_not(email, invitation, now):
-            email.status, email.reason = CheckinEmail.Status.SKIPPED, reason
-            email.save(update_fields=["status", "reason"])
-            return SKIPPED
+            claimed = _claim(email, status=CheckinEmail.Status.SKIPPED, reason=reason)
+            return SKIPPED if claimed else NOTHING
         until = quiet_until(shared.practice, now, shared.settings_row)
         if until is not None or email.not_before > now:
             # Too early: the sweeper dispatches it again once `not_before` has passed.
-            email.not_before = until or email.not_before
-            email.dispatched_at = None
-            email.save(update_fields=["not_before", "dispatched_at"])
-            return WAITING
+            claimed = _claim(email, not_before=until or email.not_before, dispatched_at=None)
+            return WAITING if claimed else NOTHING
+        if not _claim(
+            email, status=CheckinEmail.Status.SENT, sent_at=now,
+            attempts=F("attempts") + 1, last_attempt_at=now,
+        ):
+            return NOTHING
         message = _message(email, invitation, shared)
         if connection is None:
             message.send()
         else:
             connection.send(message)
         sent.append(now)
-        email.status, email.sent_at = CheckinEmail.Status.SENT, now
-        email.attempts += 1
-        email.last_attempt_at = now
-        email.save(update_fields=["status", "sent_at", "attempts", "last_attempt_at"])
     return SENT
 
 
