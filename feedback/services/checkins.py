@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -27,6 +27,7 @@ from feedback.models import (
     InstrumentVersion,
     MeasurementPlan,
 )
+from feedback.models.plans import LIMITS, SESSION_CADENCES
 from feedback.services.emails import queue_email, queue_invitation_emails
 from feedback.services.plans import (
     feedback_settings,
@@ -48,6 +49,7 @@ IN_SESSION_TTL = timedelta(hours=2)
 # A session marked attended late still gets its check-in, if the check-in would not have
 # expired by now; and sessions are at most this long (care's limit is 8 hours).
 LONGEST_SESSION = timedelta(hours=8)
+LONGEST_EXPIRY = timedelta(days=LIMITS["expiry_days"][1])
 
 
 class CheckinUnavailable(Exception):
@@ -133,11 +135,20 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
     now = now or timezone.now()
     tz = ZoneInfo(practice.time_zone)
     created: list[CheckinInvitation] = []
+    # A session-based plan has nothing due unless its client attended a session recent enough
+    # for that check-in to be open still: every minute, only those plans are read, not all.
+    recent_session = TherapySession.objects.filter(
+        client=OuterRef("client_id"),
+        status=TherapySession.Status.ATTENDED,
+        starts_at__gte=now - LONGEST_EXPIRY - LONGEST_SESSION,
+        starts_at__lte=now,
+    )
     with transaction.atomic():
         # Another job working on the same plans skips them rather than waiting.
         plans = list(
             MeasurementPlan.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(
+                ~Q(cadence__in=SESSION_CADENCES) | Exists(recent_session),
                 status=MeasurementPlan.Status.ACTIVE,
                 instrument__is_enabled=True,  # an instrument turned off is asked of nobody
                 client__discharged_at__isnull=True,

@@ -134,6 +134,20 @@ def test_every_nth_session_and_the_clinician_of_that_session(world, clock, hooks
     assert invitation.clinician_id == world.clinician2.pk
 
 
+def test_every_nth_session_counts_sessions_older_than_any_open_check_in(world, clock, hooks):
+    # The beat job reads only plans whose client attended a session lately; such a plan's
+    # count still includes the sessions long before (here three weeks, beyond any expiry).
+    plan_for(world, cadence="every_nth_session", every=2)
+    clock.advance(days=1)
+    first = attended_session(world, ago=timedelta(hours=12))
+    assert run_due(world, commit_hooks=hooks) == []
+    clock.advance(days=21)
+    assert run_due(world, commit_hooks=hooks) == []  # no session lately: nothing read
+    second = attended_session(world, ago=timedelta(hours=12))
+    (invitation,) = run_due(world, commit_hooks=hooks)
+    assert invitation.session_id == second.pk != first.pk
+
+
 def test_every_n_days_starts_on_the_first_day(world, clock, hooks):
     plan_for(world, cadence="every_n_days", every=7, channel="portal")
     (invitation,) = run_due(world, commit_hooks=hooks)
@@ -392,6 +406,17 @@ def test_a_late_occurrence_that_would_already_have_expired_is_not_created(world,
     recent = attended_session(world, ago=timedelta(hours=12))
     (invitation,) = run_due(world, commit_hooks=hooks)
     assert invitation.session_id == recent.pk
+
+
+def test_a_session_marked_attended_late_is_asked_about_while_it_would_be_open(
+    world, clock, hooks
+):
+    plan_for(world, expiry_days=14)
+    plans_began(world, clock.now - timedelta(days=30))
+    late = attended_session(world, ago=timedelta(days=12))  # 12 days on, still within 14
+    (invitation,) = run_due(world, commit_hooks=hooks)
+    assert invitation.session_id == late.pk
+    assert invitation.expires_at > clock.now
 
 
 # --- in session -----------------------------------------------------------------------------
