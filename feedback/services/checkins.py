@@ -183,15 +183,25 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
             CheckinInvitation.objects.filter(plan__in=plans, occurrence_key__in=keys)
             .values_list("plan_id", "occurrence_key")
         )
+        # Most minutes every due occurrence exists already: only new ones are looked at further.
+        fresh = {
+            plan.pk: [o for o in due[plan.pk] if (plan.pk, o.key) not in taken] for plan in plans
+        }
+        plans = [plan for plan in plans if fresh[plan.pk]]
+        if not plans:
+            return created
         # A session already checked in on in session (or by another plan) is not asked again.
-        session_ids = {o.session_id for occ in due.values() for o in occ if o.session_id}
+        session_ids = {o.session_id for plan in plans for o in fresh[plan.pk] if o.session_id}
         asked = set(
             CheckinInvitation.objects.filter(session_id__in=session_ids)
             .exclude(status=CheckinInvitation.Status.CANCELLED)
             .values_list("session_id", "instrument_version__instrument_id")
         ) if session_ids else set()
         versions = _latest_versions(p.instrument_id for p in plans)
-        clinicians = _first_clinicians(p.client_id for p in plans)
+        # The care team's clinician names a date-based check-in; a session's names its own.
+        clinicians = _first_clinicians(
+            p.client_id for p in plans if any(not o.session_id for o in fresh[p.pk])
+        )
         prefs = {
             p.client_id: p
             for p in CheckinPreferences.objects.filter(client_id__in={p.client_id for p in plans})
@@ -204,9 +214,7 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
             emailed = plan.channel == CheckinInvitation.Channel.EMAIL and wants_email(
                 plan.client, prefs.get(plan.client_id)
             )
-            for occurrence in due[plan.pk]:
-                if (plan.pk, occurrence.key) in taken:
-                    continue
+            for occurrence in fresh[plan.pk]:
                 if occurrence.session_id and (occurrence.session_id, plan.instrument_id) in asked:
                     continue
                 invitation = _new_invitation(

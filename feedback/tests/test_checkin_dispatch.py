@@ -81,6 +81,17 @@ def test_creating_due_invitations_takes_the_same_queries_for_2_or_12(world):
     assert CheckinEmail.unscoped.filter(dispatched_at__isnull=False).count() == 12
 
 
+def test_a_minute_with_nothing_new_due_reads_only_the_plans_and_their_invitations(world):
+    due_plans(world, 10)
+    with world.scope():
+        assert len(services.create_due_invitations(practice=world.practice)) == 10
+        with CaptureQueriesContext(connection) as queries:
+            assert services.create_due_invitations(practice=world.practice) == []
+    reads = [q["sql"].split(" FROM ")[1].split()[0] for q in queries if q["sql"].startswith("SELECT")]
+    # Not the versions, the care teams or the clients' choices: nothing is made with them.
+    assert reads == ['"feedback_measurementplan"', '"feedback_checkininvitation"']
+
+
 def test_an_invitation_created_meanwhile_is_skipped_and_the_others_are_created(world):
     """The one-INSERT path falls back to one by one when another job got there first."""
     plans = [plan_for(world, client=c, cadence="every_n_days", every=7)
