@@ -14,7 +14,20 @@ client means, the channels and the instrument use.
 PostgreSQL only (GROUPING SETS, percentile_cont, jsonb). One parameter: %(now)s.
 """
 
-SQL = """
+# Every grouped table: the subject (0 the practice as a whole; -1 the group of check-ins of
+# nobody on the staff, which is no subject), and the period of the row.
+_SUBJECT = (
+    "CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject"
+)
+_PERIOD = """CASE GROUPING(week, month) WHEN 1 THEN 'week' WHEN 2 THEN 'month' ELSE 'window' END
+               AS granularity,
+           coalesce(week, month, '-infinity') AS period_start"""
+_BY_SUBJECT_AND_PERIOD = """GROUPING SETS (
+                   (practice_id, clinician_id, week), (practice_id, clinician_id, month),
+                   (practice_id, clinician_id), (practice_id, week), (practice_id, month),
+                   (practice_id))"""
+
+SQL = f"""
 WITH win AS (
     SELECT p.id AS practice_id, p.time_zone AS tz, d.start_day, d.end_day,
            d.start_day::timestamp AT TIME ZONE p.time_zone AS since,
@@ -47,24 +60,17 @@ WITH win AS (
 ), alliance AS (
     SELECT * FROM responses WHERE kind = 'alliance' AND index IS NOT NULL
 ), alliance_figures AS (
-    SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject,
-           CASE GROUPING(week, month) WHEN 1 THEN 'week' WHEN 2 THEN 'month' ELSE 'window' END
-               AS granularity,
-           coalesce(week, month, '-infinity') AS period_start,
+    SELECT practice_id, {_SUBJECT},
+           {_PERIOD},
            count(*) AS checkins, count(DISTINCT client_id) AS clients,
            avg(index) AS index_mean, stddev_samp(index) AS index_sd,
            count(*) FILTER (WHERE index < cutoff) AS below_cutoff
       FROM alliance
-     GROUP BY GROUPING SETS ((practice_id, clinician_id, week), (practice_id, clinician_id, month),
-                             (practice_id, clinician_id), (practice_id, week),
-                             (practice_id, month), (practice_id))
+     GROUP BY {_BY_SUBJECT_AND_PERIOD}
 ), client_means AS (
     SELECT practice_id, subject,
            avg(client_mean) AS client_mean_mean, stddev_samp(client_mean) AS client_mean_sd
-      FROM (SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject,
-                   avg(index) AS client_mean
+      FROM (SELECT practice_id, {_SUBJECT}, avg(index) AS client_mean
               FROM alliance
              GROUP BY GROUPING SETS ((practice_id, clinician_id, client_id),
                                      (practice_id, client_id))) per_client
@@ -79,40 +85,33 @@ WITH win AS (
      WHERE i.due_at <= %(now)s::timestamptz AND i.due_at >= w.since AND i.due_at < w.until
        AND i.status <> 'cancelled'
 ), sent AS (
-    SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject,
-           CASE GROUPING(week, month) WHEN 1 THEN 'week' WHEN 2 THEN 'month' ELSE 'window' END
-               AS granularity,
-           coalesce(week, month, '-infinity') AS period_start,
+    SELECT practice_id, {_SUBJECT},
+           {_PERIOD},
            count(*) AS invitations_sent,
            count(*) FILTER (WHERE status = 'completed') AS invitations_completed
       FROM invitations
-     GROUP BY GROUPING SETS ((practice_id, clinician_id, week), (practice_id, clinician_id, month),
-                             (practice_id, clinician_id), (practice_id, week),
-                             (practice_id, month), (practice_id))
+     GROUP BY {_BY_SUBJECT_AND_PERIOD}
 ), channels AS (
     SELECT practice_id, subject,
            jsonb_object_agg(channel, jsonb_build_object('sent', n, 'completed', done)) AS channels
-      FROM (SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject, channel,
+      FROM (SELECT practice_id, {_SUBJECT}, channel,
                    count(*) AS n, count(*) FILTER (WHERE status = 'completed') AS done
               FROM invitations
              GROUP BY GROUPING SETS ((practice_id, clinician_id, channel),
                                      (practice_id, channel))) by_channel
      GROUP BY practice_id, subject
 ), ruptures AS (
-    SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject,
-           CASE GROUPING(week, month) WHEN 1 THEN 'week' WHEN 2 THEN 'month' ELSE 'window' END
-               AS granularity,
-           coalesce(week, month, '-infinity') AS period_start,
+    SELECT practice_id, {_SUBJECT},
+           {_PERIOD},
            count(*) AS ruptures_detected,
            count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS ruptures_acknowledged,
            count(*) FILTER (WHERE status = 'repaired') AS ruptures_repaired,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - created_at))
-               FILTER (WHERE acknowledged_at IS NOT NULL) AS ack_seconds,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM repaired_at - created_at))
-               FILTER (WHERE repaired_at IS NOT NULL) AS repair_seconds
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM acknowledged_at - created_at)) FILTER (
+               WHERE acknowledged_at IS NOT NULL) AS ack_seconds,
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM repaired_at - created_at)) FILTER (
+               WHERE repaired_at IS NOT NULL) AS repair_seconds
       FROM (SELECT a.practice_id, st.id AS clinician_id, a.status, a.created_at,
                    a.acknowledged_at, a.repaired_at,
                    date_trunc('week', a.created_at AT TIME ZONE w.tz)::date AS week,
@@ -122,9 +121,7 @@ WITH win AS (
               LEFT JOIN feedback_checkinresponse r ON r.id = a.response_id
               LEFT JOIN staff st ON st.id = r.clinician_id
              WHERE a.kind = 'rupture' AND a.created_at >= w.since AND a.created_at < w.until) a
-     GROUP BY GROUPING SETS ((practice_id, clinician_id, week), (practice_id, clinician_id, month),
-                             (practice_id, clinician_id), (practice_id, week),
-                             (practice_id, month), (practice_id))
+     GROUP BY {_BY_SUBJECT_AND_PERIOD}
 ), latest_rule AS (
     SELECT DISTINCT ON (instrument_id) instrument_id, higher_is_better,
            nullif(reliable_change_points, 0) AS points, nullif(reliable_change_sd, 0) AS sd,
@@ -134,8 +131,7 @@ WITH win AS (
 ), series AS (
     -- Each client's first and latest score on each outcome measure (with one clinician, for
     -- a clinician's figures).
-    SELECT practice_id,
-           CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END AS subject, instrument_id,
+    SELECT practice_id, {_SUBJECT}, instrument_id,
            (array_agg(score ORDER BY submitted_at, id))[1] AS first,
            (array_agg(score ORDER BY submitted_at DESC, id DESC))[1] AS last
       FROM responses
@@ -165,10 +161,7 @@ WITH win AS (
                'responses', u.responses, 'clients', u.clients,
                'measured', coalesce(c.measured, 0), 'improved', coalesce(c.improved, 0),
                'deteriorated', coalesce(c.deteriorated, 0)) ORDER BY u.name) AS instruments
-      FROM (SELECT practice_id,
-                   CASE GROUPING(clinician_id) WHEN 1 THEN 0 ELSE coalesce(clinician_id, -1) END
-                       AS subject,
-                   instrument_id, key, name, kind,
+      FROM (SELECT practice_id, {_SUBJECT}, instrument_id, key, name, kind,
                    count(*) AS responses, count(DISTINCT client_id) AS clients
               FROM responses
              GROUP BY GROUPING SETS (
@@ -207,7 +200,7 @@ SELECT p.practice_id, nullif(p.subject, 0), p.granularity,
        coalesce(r.ruptures_repaired, 0),
        round((r.ack_seconds / 3600)::numeric, 2)::float,
        round((r.repair_seconds / 3600)::numeric, 2)::float,
-       CASE WHEN p.granularity = 'window' THEN coalesce(c.channels, '{}') END,
+       CASE WHEN p.granularity = 'window' THEN coalesce(c.channels, '{{}}') END,
        CASE WHEN p.granularity = 'window' THEN coalesce(u.instruments, '[]') END
   FROM periods p
   JOIN subjects USING (practice_id, subject)
