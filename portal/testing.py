@@ -4,6 +4,7 @@ several practices' rows without entering each scope."""
 from datetime import timedelta
 
 import factory
+from django.db import connection
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
@@ -21,6 +22,11 @@ from care.models import (
 from portal.tenancy.models import Practice
 
 PASSWORD = "correct horse battery staple"
+
+# Query counts: PostgreSQL's backend logs a transaction's BEGIN and COMMIT among the queries,
+# SQLite's (the embedded default) does not.
+ON_POSTGRES = connection.vendor == "postgresql"
+TRANSACTION_QUERIES = 2 if ON_POSTGRES else 0
 
 
 class UnscopedFactory(DjangoModelFactory):
