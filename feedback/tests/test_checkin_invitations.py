@@ -123,18 +123,6 @@ def test_sessions_before_the_plan_or_not_attended_do_not_count(world, clock, hoo
 
 
 def test_every_nth_session_and_the_clinician_of_that_session(world, clock, hooks):
-    plan_for(world, cadence="every_nth_session", every=2)
-    clock.advance(days=1)
-    first = attended_session(world, ago=timedelta(hours=12))
-    assert run_due(world, commit_hooks=hooks) == []
-    clock.advance(days=7)
-    second = attended_session(world, ago=timedelta(hours=12), clinician=world.clinician2)
-    (invitation,) = run_due(world, commit_hooks=hooks)
-    assert invitation.session_id == second.pk != first.pk
-    assert invitation.clinician_id == world.clinician2.pk
-
-
-def test_every_nth_session_counts_sessions_older_than_any_open_check_in(world, clock, hooks):
     # The beat job reads only plans whose client attended a session lately; such a plan's
     # count still includes the sessions long before (here three weeks, beyond any expiry).
     plan_for(world, cadence="every_nth_session", every=2)
@@ -143,9 +131,10 @@ def test_every_nth_session_counts_sessions_older_than_any_open_check_in(world, c
     assert run_due(world, commit_hooks=hooks) == []
     clock.advance(days=21)
     assert run_due(world, commit_hooks=hooks) == []  # no session lately: nothing read
-    second = attended_session(world, ago=timedelta(hours=12))
+    second = attended_session(world, ago=timedelta(hours=12), clinician=world.clinician2)
     (invitation,) = run_due(world, commit_hooks=hooks)
     assert invitation.session_id == second.pk != first.pk
+    assert invitation.clinician_id == world.clinician2.pk
 
 
 def test_every_n_days_starts_on_the_first_day(world, clock, hooks):
