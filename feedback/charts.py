@@ -20,6 +20,23 @@ def _sparkline_xs(n: int, inner: int, pad: int) -> tuple[float, ...]:
     return tuple(round(pad + i * inner / (n - 1), 1) for i in range(n))
 
 
+# The caseload draws one sparkline per client from a few hundred distinct values (indexes of
+# ten or so answers): each value's height, point and text are worked out once.
+@functools.lru_cache(maxsize=4096)
+def _sparkline_y(value: float, low: float, high: float, inner: int, pad: int) -> float:
+    return round(pad + (high - value) / (high - low) * inner, 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sparkline_point(x: float, value: float, low: float, high: float, inner: int, pad: int) -> str:
+    return f"{x},{_sparkline_y(value, low, high, inner, pad)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_decimal(value: float) -> str:
+    return f"{value:.1f}"
+
+
 @dataclass
 class Sparkline:
     values: list[float]
@@ -32,19 +49,19 @@ class Sparkline:
     last_y: float = 0.0
 
     def __post_init__(self):
-        # The caseload draws one per client: the x positions depend only on the count, so
-        # they come from a cache, and the loop works on locals.
         pad = 3
         xs = _sparkline_xs(len(self.values), self.width - 2 * pad, pad)
-        high, span, inner = self.high, self.high - self.low, self.height - 2 * pad
-        ys = [round(pad + (high - value) / span * inner, 1) for value in self.values]
-        self.points = " ".join([f"{x},{y}" for x, y in zip(xs, ys)])
-        if ys:
-            self.last_x, self.last_y = xs[-1], ys[-1]
+        low, high, inner = self.low, self.high, self.height - 2 * pad
+        self.points = " ".join(
+            [_sparkline_point(x, value, low, high, inner, pad) for x, value in zip(xs, self.values)]
+        )
+        if self.values:
+            self.last_x = xs[-1]
+            self.last_y = _sparkline_y(self.values[-1], low, high, inner, pad)
 
     @property
     def text(self) -> str:
-        return ", ".join(f"{v:.1f}" for v in self.values)
+        return ", ".join([_one_decimal(v) for v in self.values])
 
 
 @dataclass

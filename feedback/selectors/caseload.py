@@ -16,6 +16,7 @@ from django.db.models import (
     Case,
     Exists,
     F,
+    FloatField,
     Func,
     IntegerField,
     OuterRef,
@@ -182,49 +183,55 @@ def _scores_by_client(
 ) -> tuple[dict[int, list[float]], dict[int, list[Outcome]]]:
     """The last ten alliance indexes (oldest first) and the latest outcome of each measure, with
     the score before it, per client. One pass over the clients' responses: alliance check-ins
-    are numbered as one series per client, outcome measures one series per instrument."""
-    instrument = "instrument_version__instrument"
-    is_alliance = Q(**{f"{instrument}__kind": Instrument.Kind.ALLIANCE})
-    is_outcome = Q(**{f"{instrument}__kind": Instrument.Kind.OUTCOME})
+    are numbered as one series per client, outcome measures one series per instrument, and only
+    the rows shown come back (ten of the first, two of each other)."""
+    version = "instrument_version"
+    is_alliance = Q(**{f"{version}__instrument__kind": Instrument.Kind.ALLIANCE})
+    is_outcome = Q(**{f"{version}__instrument__kind": Instrument.Kind.OUTCOME})
     series = Case(
-        When(is_alliance, then=Value(0)), default=F(f"{instrument}_id"), output_field=IntegerField()
+        When(is_alliance, then=Value(0)),
+        default=F(f"{version}__instrument_id"),
+        output_field=IntegerField(),
+    )
+    # The score the version's rule reports, picked in the query rather than per row here.
+    score = Case(
+        When(**{f"{version}__scoring_rule": scoring.SUM}, then=F("total")),
+        When(**{f"{version}__scoring_rule": scoring.MEAN}, then=F("mean")),
+        default=F("index"),
+        output_field=FloatField(),
     )
     rows = (
         CheckinResponse.objects.counted()
         .filter(client_id__in=client_ids)
         .filter((is_alliance & Q(index__isnull=False)) | is_outcome)
         .annotate(
+            series=series,
+            score=score,
             recency=Window(
                 RowNumber(),
                 partition_by=[F("client_id"), series],
                 order_by=[F("submitted_at").desc(), F("id").desc()],
-            )
+            ),
         )
-        .filter(recency__lte=SPARK_POINTS)
+        .filter(Q(series=0, recency__lte=SPARK_POINTS) | Q(recency__lte=2))
         .order_by()
         .values_list(
-            "client_id", "recency",
-            f"{instrument}__kind", f"{instrument}_id", f"{instrument}__name",
-            "instrument_version__scoring_rule", "instrument_version__higher_is_better",
-            "total", "mean", "index", "band_label",
+            "client_id", "series", "recency", "score", "band_label",
+            f"{version}__instrument__name", f"{version}__higher_is_better",
         )
     )
     spark: dict[int, list[tuple[int, float]]] = {}
     latest: dict[tuple[int, int], Outcome] = {}
-    previous: dict[tuple[int, int], float | None] = {}
-    for row in rows:
-        client_id, recency, kind, instrument_id, name, rule, higher, total, mean, index, band = row
-        if kind == Instrument.Kind.ALLIANCE:
-            spark.setdefault(client_id, []).append((recency, index))
-            continue
-        score = {scoring.SUM: total, scoring.MEAN: mean, scoring.INDEX: index}[rule]
-        key = (client_id, instrument_id)
-        if recency == 1:
-            latest[key] = Outcome(
-                instrument=name, score=score, band=band, previous=None, higher_is_better=higher
+    previous: dict[tuple[int, int], float] = {}
+    for client_id, series_id, recency, value, band, name, higher in rows:
+        if series_id == 0:
+            spark.setdefault(client_id, []).append((recency, value))
+        elif recency == 1:
+            latest[client_id, series_id] = Outcome(
+                instrument=name, score=value, band=band, previous=None, higher_is_better=higher
             )
-        elif recency == 2:
-            previous[key] = score
+        else:
+            previous[client_id, series_id] = value
     alliance_by_client = {k: [i for _, i in sorted(v, reverse=True)] for k, v in spark.items()}
     outcomes: dict[int, list[Outcome]] = {}
     for key, outcome in sorted(latest.items(), key=lambda kv: kv[1].instrument):

@@ -41,15 +41,24 @@ def sparkline(values):
 @register.filter(expects_localtime=True)
 def day_month(value):
     """What `value|date:"j M"` shows ("3 Nov"), remembered per day: the caseload shows one per
-    client, and Django's date formatting costs ~40 µs a call."""
+    client, and Django's date formatting costs ~30 µs a call."""
     if value in (None, ""):
         return ""
-    return _day_month(value.date(), translation.get_language())
+    return _day(value.date(), "j M", translation.get_language())
+
+
+@register.filter(expects_localtime=True)
+def day_time(value):
+    """What `value|date:"D j M, H:i"` shows ("Tue 3 Nov, 14:30"): the day part remembered per
+    day (as day_month), the time written directly (digits in every language)."""
+    if value in (None, ""):
+        return ""
+    return f"{_day(value.date(), 'D j M', translation.get_language())}, {value:%H:%M}"
 
 
 @functools.lru_cache(maxsize=1024)
-def _day_month(day, language):  # language: the month's name depends on it
-    return formats.date_format(day, "j M")
+def _day(day, format, language):  # language: the names of days and months depend on it
+    return formats.date_format(day, format)
 
 
 @register.filter(is_safe=True)

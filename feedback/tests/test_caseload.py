@@ -5,11 +5,13 @@ import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
+import pytest
+
 from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import Membership
 from care.models import CareRequest, Client, TherapySession, TreatmentPlan
@@ -72,8 +74,8 @@ def test_a_row_shows_sessions_sparkline_outcome_and_pending_items(world_a, as_me
     answering = Answering(w, client=client, start=now - timedelta(days=40))
     for value in (9, 10, 9, 10, 10, 9, 10, 10, 9, 10, 10, 9):  # twelve: the sparkline shows 10
         answering.alliance(value)
-    answering.phq9(14)
-    answering.phq9(9)
+    for score in (20, 14, 9):  # the latest and the one before are shown
+        answering.phq9(score)
     with w.scope():
         TherapySessionFactory(practice=w.practice, client=client, clinician=w.clinician,
                               starts_at=now - timedelta(days=3), status=TherapySession.Status.ATTENDED)
@@ -190,13 +192,18 @@ def test_each_row_links_to_its_client_page(world_a, as_member):
         assert re.search(link + f"{client.first_name} Test", page)
 
 
-def test_day_month_shows_what_the_date_filter_shows():
-    page = Template('{% load feedback_reports %}{{ v|day_month }}|{{ v|date:"j M" }}')
+@pytest.mark.parametrize(
+    "ours, theirs", [("v|day_month", 'v|date:"j M"'), ("v|day_time", 'v|date:"D j M, H:i"')]
+)
+def test_the_cached_date_filters_show_what_the_date_filter_shows(ours, theirs):
+    page = Template(f"{{% load feedback_reports %}}{{{{ {ours} }}}}|{{{{ {theirs} }}}}")
     with timezone.override("Pacific/Auckland"):
         for hour in (0, 11, 12, 23):  # either side of midnight in Auckland
-            value = datetime(2026, 3, 31, hour, 30, tzinfo=dt_timezone.utc)
-            ours, django = page.render(Context({"v": value})).split("|")
-            assert ours == django
+            value = datetime(2026, 3, 31, hour, 5, tzinfo=dt_timezone.utc)
+            for language in ("en", "de"):  # day and month names follow the language
+                with translation.override(language):
+                    mine, django = page.render(Context({"v": value})).split("|")
+                assert mine == django
         assert page.render(Context({"v": None})) == "|"
 
 
