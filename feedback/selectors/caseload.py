@@ -213,7 +213,8 @@ def _scores_by_client(
                 order_by=[F("submitted_at").desc(), F("id").desc()],
             ),
         )
-        .filter(Q(series=0, recency__lte=SPARK_POINTS) | Q(recency__lte=2))
+        .filter(recency__lte=SPARK_POINTS)  # on its own: PostgreSQL then stops each series early
+        .filter(Q(series=0) | Q(recency__lte=2))
         .order_by()
         .values_list(
             "client_id", "series", "recency", "score", "band_label",

@@ -46,6 +46,7 @@ class Point:
     notes: list[str] = field(default_factory=list)
     cx: float = 0
     cy: float = 0
+    error_url: str = ""  # "entered in error?" for this check-in; the panel fills it in
 
     @property
     def at(self) -> datetime:

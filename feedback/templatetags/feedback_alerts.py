@@ -9,6 +9,7 @@ from feedback.models import InstrumentItem
 from feedback.selectors import alerts as alert_selectors
 from feedback.selectors.history import client_history
 from feedback.services.alerts import alert_settings
+from portal.links import link_by_id
 
 register = template.Library()
 
@@ -22,7 +23,15 @@ def alerts_panel(context, client):
 @register.inclusion_tag("feedback/alerts/_charts_panel.html", takes_context=True)
 def charts_panel(context, client):
     """Alliance and outcome charts with reliable-change and rupture markers, as tables too."""
-    return {"request": context["request"], "client": client, **client_history(client)}
+    history = client_history(client)
+    error_url = link_by_id(
+        "feedback:response_error", "response_id",
+        practice_slug=context["request"].practice.slug, client_id=client.pk,
+    )
+    for series in history["series"]:
+        for point in series.points:
+            point.error_url = error_url(point.response.pk)
+    return {"request": context["request"], "client": client, **history}
 
 
 @register.inclusion_tag("feedback/alerts/_crisis_resources.html")

@@ -38,22 +38,26 @@ def sparkline(values):
     )
 
 
-@register.filter(expects_localtime=True)
-def day_month(value):
-    """What `value|date:"j M"` shows ("3 Nov"), remembered per day: the caseload shows one per
-    client, and Django's date formatting costs ~30 µs a call."""
-    if value in (None, ""):
-        return ""
-    return _day(value.date(), "j M", translation.get_language())
+# Cached versions of `date` and `floatformat` for pages that show one per row (the caseload,
+# a client's history): Django's formatting costs some 30 µs a call, and rows repeat days and
+# values. Each shows exactly what the filter it stands for shows.
 
 
 @register.filter(expects_localtime=True)
-def day_time(value):
-    """What `value|date:"D j M, H:i"` shows ("Tue 3 Nov, 14:30"): the day part remembered per
-    day (as day_month), the time written directly (digits in every language)."""
+def day(value, format="j M"):
+    """`value|date:format` for a format of the day alone ("j M", "j M Y"), remembered per day."""
     if value in (None, ""):
         return ""
-    return f"{_day(value.date(), 'D j M', translation.get_language())}, {value:%H:%M}"
+    return _day(value.date(), format, translation.get_language())
+
+
+@register.filter(expects_localtime=True)
+def day_time(value, format="D j M"):
+    """`value|date:"<format>, H:i"` ("Tue 3 Nov, 14:30"): the day part remembered per day, the
+    time written directly (digits in every language)."""
+    if value in (None, ""):
+        return ""
+    return f"{_day(value.date(), format, translation.get_language())}, {value:%H:%M}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -62,15 +66,14 @@ def _day(day, format, language):  # language: the names of days and months depen
 
 
 @register.filter(is_safe=True)
-def one_decimal(value):
-    """What `value|floatformat:1` shows, remembered per value: the caseload shows an alliance
-    index per client, and indexes take few distinct values."""
-    return _one_decimal(value, translation.get_language())
+def rounded(value, arg=-1):
+    """`value|floatformat:arg`, remembered per value (scores take few distinct values)."""
+    return _rounded(value, str(arg), translation.get_language())
 
 
-@functools.lru_cache(maxsize=1024)
-def _one_decimal(value, language):  # language: the decimal separator depends on it
-    return floatformat(value, 1)
+@functools.lru_cache(maxsize=4096)
+def _rounded(value, arg, language):  # language: the decimal separator depends on it
+    return floatformat(value, arg)
 
 
 @register.filter

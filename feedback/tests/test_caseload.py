@@ -193,7 +193,9 @@ def test_each_row_links_to_its_client_page(world_a, as_member):
 
 
 @pytest.mark.parametrize(
-    "ours, theirs", [("v|day_month", 'v|date:"j M"'), ("v|day_time", 'v|date:"D j M, H:i"')]
+    "ours, theirs",
+    [("v|day", 'v|date:"j M"'), ('v|day:"j M Y"', 'v|date:"j M Y"'),
+     ("v|day_time", 'v|date:"D j M, H:i"'), ('v|day_time:"j M Y"', 'v|date:"j M Y, H:i"')],
 )
 def test_the_cached_date_filters_show_what_the_date_filter_shows(ours, theirs):
     page = Template(f"{{% load feedback_reports %}}{{{{ {ours} }}}}|{{{{ {theirs} }}}}")
@@ -207,8 +209,13 @@ def test_the_cached_date_filters_show_what_the_date_filter_shows(ours, theirs):
         assert page.render(Context({"v": None})) == "|"
 
 
-def test_one_decimal_shows_what_floatformat_1_shows():
-    page = Template("{% load feedback_reports %}{{ v|one_decimal }}|{{ v|floatformat:1 }}")
-    for value in (8.25, 8.75, 9.125, 10.0, 0.0, 7.05, None):  # ties round half up, not to even
-        ours, django = page.render(Context({"v": value})).split("|")
-        assert ours == django
+@pytest.mark.parametrize("arg", ["1", '"-1"', '"-2"'])
+def test_rounded_shows_what_floatformat_shows(arg):
+    page = Template(f"{{% load feedback_reports %}}{{{{ v|rounded:{arg} }}}}|{{{{ v|floatformat:{arg} }}}}")
+    for value in (8.25, 8.75, 9.125, 10.0, 0.0, 7.05, 14, 3.333, None):  # ties round half up
+        for language in ("en", "de"):  # the decimal separator follows the language
+            with translation.override(language):
+                ours, django = page.render(Context({"v": value})).split("|")
+            assert ours == django
+
+
