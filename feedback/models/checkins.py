@@ -63,7 +63,7 @@ class CheckinInvitation(PracticeScopedModel):
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     nonce = models.CharField(max_length=64, editable=False)
-    token_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)  # unique: Meta
     due_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     created_by = models.ForeignKey(
@@ -86,7 +86,9 @@ class CheckinInvitation(PracticeScopedModel):
             models.UniqueConstraint(
                 fields=["practice", "plan", "occurrence_key"], name="checkin_one_per_occurrence"
             ),
-            models.UniqueConstraint(fields=["practice", "token_hash"], name="checkin_token_unique"),
+            # The link is looked up by its hash alone, before the practice is known: one
+            # unique index on the hash (not one per practice, plus two plain ones).
+            models.UniqueConstraint(fields=["token_hash"], name="checkin_token_unique"),
             models.CheckConstraint(
                 condition=~models.Q(status="completed") | models.Q(completed_at__isnull=False),
                 name="checkin_completed_has_time",
