@@ -14,19 +14,20 @@ CLOSED_SHOWN = 10
 def attention_for(membership: Membership) -> list[Alert]:
     """Open safety alerts for the home banner: of the clinician's own clients, and for an
     admin also every escalated one in the practice. One query."""
-    own = Alert.objects.filter(
+    if membership.role not in (Membership.Role.ADMIN, Membership.Role.CLINICIAN):
+        return []
+    shown = Q(
         client__in=CaseloadAssignment.objects.filter(
             clinician=membership, ended_at__isnull=True
         ).values("client_id")
     )
-    alerts = Alert.objects.filter(kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)
     if membership.role == Membership.Role.ADMIN:
-        alerts = alerts.filter(pk__in=own.values("pk")) | alerts.filter(escalated_at__isnull=False)
-    elif membership.role == Membership.Role.CLINICIAN:
-        alerts = alerts.filter(pk__in=own.values("pk"))
-    else:
-        return []
-    return list(alerts.select_related("client").order_by("created_at", "id"))
+        shown |= Q(escalated_at__isnull=False)
+    return list(
+        Alert.objects.filter(shown, kind=Alert.Kind.SAFETY, status=Alert.Status.OPEN)
+        .select_related("client")
+        .order_by("created_at", "id")
+    )
 
 
 def client_alerts(client: Client) -> dict:
