@@ -3,6 +3,7 @@ a fresh browser context (cookies, viewport) per person in a journey. The helpers
 (seen, check_a11y, shoot, sign_in) are in portal/browser_testing.py."""
 
 import pytest
+from django.db import connections
 
 from portal import browser_testing as bt
 
@@ -29,6 +30,9 @@ def browser(live):
         browser = p.chromium.launch(executable_path=bt.CHROMIUM, args=bt.LAUNCH_ARGS)
         yield browser
         browser.close()
+        # While Playwright's loop runs, the test's ORM calls get connections of their own
+        # context: give them back here, or one keeps the test database in use at the end.
+        connections.close_all()
 
 
 @pytest.fixture
