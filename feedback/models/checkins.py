@@ -86,9 +86,9 @@ class CheckinInvitation(PracticeScopedModel):
             models.UniqueConstraint(
                 fields=["practice", "plan", "occurrence_key"], name="checkin_one_per_occurrence"
             ),
-            # The link is looked up by its hash alone, before the practice is known: one
-            # unique index on the hash (not one per practice, plus two plain ones).
-            models.UniqueConstraint(fields=["token_hash"], name="checkin_token_unique"),
+            # The hash first: a link is looked up by its hash alone, before the practice is
+            # known, so this one index serves that too (no plain and LIKE index beside it).
+            models.UniqueConstraint(fields=["token_hash", "practice"], name="checkin_token_unique"),
             models.CheckConstraint(
                 condition=~models.Q(status="completed") | models.Q(completed_at__isnull=False),
                 name="checkin_completed_has_time",
