@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
-
 from django.db import connection
 from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
