@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -124,6 +124,17 @@ def due_occurrences(plan: MeasurementPlan, sessions, *, now: datetime, tz: ZoneI
     return [o for o in found if o.due_at + expiry > now]
 
 
+def _checkins_of_session(*, plan) -> QuerySet:
+    """The check-ins that make a session (OuterRef) not due for `plan` (a plan's OuterRef):
+    the plan's own, and any other not cancelled with the plan's instrument (create_due_invitations
+    skips those sessions as `asked`)."""
+    return CheckinInvitation.objects.filter(session_id=OuterRef("pk")).filter(
+        Q(plan_id=plan)
+        | Q(instrument_version__instrument_id=OuterRef(OuterRef("instrument_id")))
+        & ~Q(status=CheckinInvitation.Status.CANCELLED)
+    )
+
+
 def create_due_invitations(*, practice: Practice, now: datetime | None = None):
     """Create the invitation of every due occurrence of the practice's active plans, once.
 
@@ -137,12 +148,15 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
     created: list[CheckinInvitation] = []
     # A session-based plan has nothing due unless its client attended a session recent enough
     # for that check-in to be open still: every minute, only those plans are read, not all.
+    # And of those, only sessions not checked in on yet (by this plan, or in session or by
+    # another plan with the same instrument): once a session's invitation exists, its plan is
+    # no longer read every minute until its client's next session.
     recent_session = TherapySession.objects.filter(
         client=OuterRef("client_id"),
         status=TherapySession.Status.ATTENDED,
         starts_at__gte=now - LONGEST_EXPIRY - LONGEST_SESSION,
         starts_at__lte=now,
-    )
+    ).exclude(Exists(_checkins_of_session(plan=OuterRef(OuterRef("pk")))))
     with transaction.atomic():
         # Another job working on the same plans skips them rather than waiting.
         plans = list(

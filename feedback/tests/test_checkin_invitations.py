@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from celery.exceptions import Retry
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from care.models import Client
@@ -449,6 +451,43 @@ def test_check_in_now_replaces_the_emailed_one_for_the_same_session(world, hooks
     # The session is answered in session: the beat job does not ask about it again.
     CheckinInvitation.unscoped.filter(pk=emailed.pk).delete()
     assert run_due(world, commit_hooks=hooks) == []
+
+
+def plans_read(world, *, commit_hooks) -> int:
+    """How many queries a run of the minute job makes after reading the plans (0: no plan
+    was a candidate, so nothing else was read)."""
+    with CaptureQueriesContext(connection) as run:
+        created = run_due(world, commit_hooks=commit_hooks)
+    assert created == []
+    reads = [q["sql"] for q in run.captured_queries if q["sql"].startswith("SELECT")]
+    assert "feedback_measurementplan" in reads[0]
+    return len(reads) - 1
+
+
+def test_the_minute_job_reads_a_plan_only_while_a_session_of_it_is_not_checked_in_on(
+    world, hooks
+):
+    plan_for(world)
+    plans_began(world, timezone.now() - timedelta(days=1))
+    first = attended_session(world, ago=timedelta(hours=3))
+    (emailed,) = run_due(world, commit_hooks=hooks)
+    assert emailed.session_id == first.pk
+    # Every minute after: the plan is not even read (its one session has its check-in).
+    assert plans_read(world, commit_hooks=hooks) == 0
+
+    # A new session answered in session (no plan, the same instrument): not read either ...
+    second = attended_session(world, ago=timedelta(hours=1))
+    with world.scope():
+        in_session = services.start_in_session_checkin(
+            practice=world.practice, actor=world.clinician, client=world.client,
+            instrument=world.instrument,
+        )
+    assert in_session.session_id == second.pk
+    assert plans_read(world, commit_hooks=hooks) == 0
+    # ... until that check-in is cancelled: then the session is the plan's to ask about.
+    CheckinInvitation.unscoped.filter(pk=in_session.pk).update(status="cancelled")
+    (late,) = run_due(world, commit_hooks=hooks)
+    assert late.session_id == second.pk and late.plan_id == emailed.plan_id
 
 
 def test_an_instrument_turned_off_is_asked_of_nobody(world, hooks):
