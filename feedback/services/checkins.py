@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -124,14 +124,19 @@ def due_occurrences(plan: MeasurementPlan, sessions, *, now: datetime, tz: ZoneI
     return [o for o in found if o.due_at + expiry > now]
 
 
-def _checkins_of_session(*, plan) -> QuerySet:
-    """The check-ins that make a session (OuterRef) not due for `plan` (a plan's OuterRef):
-    the plan's own, and any other not cancelled with the plan's instrument (create_due_invitations
-    skips those sessions as `asked`)."""
-    return CheckinInvitation.objects.filter(session_id=OuterRef("pk")).filter(
-        Q(plan_id=plan)
-        | Q(instrument_version__instrument_id=OuterRef(OuterRef("instrument_id")))
-        & ~Q(status=CheckinInvitation.Status.CANCELLED)
+def _checked_in_already() -> Exists:
+    """For a session inside the plans query (the plan two levels out): the session has the
+    check-in that makes it not due for the plan. Either the plan's own, or one not cancelled
+    with the plan's instrument, taken in session or by another plan (which
+    create_due_invitations skips as `asked`)."""
+    plan = OuterRef(OuterRef("pk"))
+    instrument = OuterRef(OuterRef("instrument_id"))
+    return Exists(
+        CheckinInvitation.objects.filter(session_id=OuterRef("pk")).filter(
+            Q(plan_id=plan)
+            | (Q(instrument_version__instrument_id=instrument)
+               & ~Q(status=CheckinInvitation.Status.CANCELLED))
+        )
     )
 
 
@@ -156,7 +161,7 @@ def create_due_invitations(*, practice: Practice, now: datetime | None = None):
         status=TherapySession.Status.ATTENDED,
         starts_at__gte=now - LONGEST_EXPIRY - LONGEST_SESSION,
         starts_at__lte=now,
-    ).exclude(Exists(_checkins_of_session(plan=OuterRef(OuterRef("pk")))))
+    ).exclude(_checked_in_already())
     with transaction.atomic():
         # Another job working on the same plans skips them rather than waiting.
         plans = list(
