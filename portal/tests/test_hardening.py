@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -17,6 +18,7 @@ from accounts.models import Invitation
 from feedback.models import CheckinResponse
 from feedback.testing import form_answers, make_checkin
 from feedback.tests.checkin_support import checkin_world
+from portal import ratelimit
 from portal import urls as project_urls
 from portal.testing import PASSWORD, InvitationFactory
 
@@ -104,6 +106,17 @@ def test_deploy_check_is_clean_at_warning_level():
 # --- Rate limits ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def rate_clock(monkeypatch):
+    """The link rate limits count in fixed windows of the clock. A test on the real clock fails
+    whenever its requests straddle a window's edge (the count starts again), so these tests
+    set the clock themselves, and move it on to show that the window passes."""
+    clock = SimpleNamespace(now=1_800_000_000.0)  # on a window's edge for every window in use
+    clock.advance = lambda seconds: setattr(clock, "now", clock.now + seconds)
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: clock.now))
+    return clock
+
+
 def test_sign_in_is_rate_limited_per_address(client, world_a, settings):
     settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login": "3/m/ip"}
     data = {"login": world_a.client.membership.user.email, "password": PASSWORD}
@@ -129,7 +142,7 @@ def test_password_reset_is_rate_limited(client, world_a, settings, mailoutbox):
     assert not [m for m in mailoutbox if world_a.admin.user.email in m.to]
 
 
-def test_invitation_links_are_rate_limited_and_lose_nothing(world_a, settings):
+def test_invitation_links_are_rate_limited_and_lose_nothing(world_a, settings, rate_clock):
     settings.RAPPORT_RATE_LIMITS = {**settings.RAPPORT_RATE_LIMITS, "accept_invitation": "3/1m"}
     invitation = InvitationFactory(practice=world_a.practice)
     url = f"/invite/{invitation.token}/"
@@ -145,11 +158,13 @@ def test_invitation_links_are_rate_limited_and_lose_nothing(world_a, settings):
     assert world_a.practice.name not in body
     invitation.refresh_from_db()
     assert invitation.state == Invitation.State.PENDING
-    cache.clear()  # the window has passed
+    rate_clock.advance(59)
+    assert visitor.get(url).status_code == 429
+    rate_clock.advance(1)  # the window has passed
     assert visitor.get(url).status_code == 200
 
 
-def test_checkin_links_are_rate_limited_and_lose_nothing(world_a, settings):
+def test_checkin_links_are_rate_limited_and_lose_nothing(world_a, settings, rate_clock):
     settings.RAPPORT_RATE_LIMITS = {**settings.RAPPORT_RATE_LIMITS, "checkin_link": "2/1m"}
     world = checkin_world(world_a)
     checkin = make_checkin(practice=world.practice, client=world.client, clinician=world.clinician)
@@ -163,7 +178,7 @@ def test_checkin_links_are_rate_limited_and_lose_nothing(world_a, settings):
     assert CheckinResponse.unscoped.count() == 0
     checkin.refresh_from_db()
     assert checkin.status != "completed"
-    cache.clear()
+    rate_clock.advance(60)
     done = visitor.post(url, form_answers())
     assert done.status_code == 200 and CheckinResponse.unscoped.count() == 1
 
@@ -183,7 +198,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_stores_nothing(world_a):
     assert done.status_code == 200 and CheckinResponse.unscoped.count() == 1
 
 
-def test_other_addresses_are_not_held_back(world_a, settings):
+def test_other_addresses_are_not_held_back(world_a, settings, rate_clock):
     settings.RAPPORT_RATE_LIMITS = {**settings.RAPPORT_RATE_LIMITS, "accept_invitation": "1/1m"}
     invitation = InvitationFactory(practice=world_a.practice)
     url = f"/invite/{invitation.token}/"
